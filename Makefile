@@ -1,0 +1,50 @@
+# podforge — two commands from a fresh clone, as root: `make demo` and `make test` (README.md).
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.podforge-installed
+PODFORGE := $(BIN)/podforge
+# Debian packages the lab and the tests use (installed only when missing, only as root).
+APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync
+
+.PHONY: setup demo test bench lint lab-down clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done)
+	  if [ -n "$$missing" ]; then
+	    echo "installing Debian packages:" $$missing
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+	  fi
+	fi
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: setup
+	@echo "== validate the example stacks =="
+	$(PODFORGE) validate --stack lab --summary
+	echo
+	$(PODFORGE) validate --stack superpod --summary
+
+test: setup
+	$(BIN)/python -m pytest tests/unit -q
+
+bench: setup
+	$(BIN)/python -m tests.benchmarks
+
+lint: setup
+	$(BIN)/ruff check components tests policies scripts __main__.py
+
+lab-down:
+	@if [ -x $(PODFORGE) ] && $(PODFORGE) --help | grep -q " lab "; then $(PODFORGE) lab down; else echo "no lab"; fi
+
+clean: lab-down
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

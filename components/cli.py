@@ -1,0 +1,52 @@
+"""The `podforge` command: parses arguments, calls the library, prints. Exit codes: CONVENTIONS.md."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import components.commands
+from components.spec.problems import SpecError
+
+# Every module components/commands/<name>.py is a subcommand: `register(subparsers)` adds its parser and
+# sets `run(args) -> int` as the parser's default.
+COMMANDS = sorted(m.name for m in pkgutil.iter_modules(components.commands.__path__) if not m.name.startswith("_"))
+
+EXIT_OK, EXIT_FOUND, EXIT_INVALID = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors exit 2 with one line, as bad input does
+        self.print_usage(sys.stderr)
+        print(f"podforge: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="podforge", description="Describe a bare-metal GPU cluster once; plan, roll out and "
+                                                  "check it from that one spec.",
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="example:\n  podforge validate --stack lab")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"components.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("podforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Load a spec (or a stack's spec) and validate it completely before anything else happens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from components.spec.checks import check
+from components.spec.cluster import ClusterSpec
+from components.spec.problems import MISSING, Problem, SpecError
+from components.spec.yamlsource import SourceMap, load_yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: ClusterSpec
+    file: str
+    source: SourceMap
+
+    def line_of(self, *path: str | int) -> int:
+        return self.source.line_of(tuple(path))
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A stack's settings file `Pulumi.NAME.yaml`, whose `podforge:spec` names the spec."""
+
+    name: str
+    file: str
+    config: dict[str, Any] = field(default_factory=dict)
+    secret_keys: tuple[str, ...] = ()
+
+    @property
+    def spec_path(self) -> str:
+        return str(self.config["podforge:spec"])
+
+
+def load_spec(path: str | Path, root: Path = PROJECT_ROOT) -> LoadedSpec:
+    """Parse and validate a spec file; raise SpecError with every problem found."""
+    full = Path(path) if Path(path).is_absolute() else root / path
+    display = str(path)
+    data, smap = load_yaml(full, display)
+    if not isinstance(data, dict):
+        raise SpecError([Problem(display, smap.line_of(()), "", type(data).__name__, "a mapping of spec sections")])
+    try:
+        spec = ClusterSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_problem(display, smap, err) for err in exc.errors()]) from None
+    findings = check(spec)
+    if findings:
+        raise SpecError([Problem(display, smap.line_of(p), ".".join(map(str, p)), v, e) for p, v, e in findings])
+    return LoadedSpec(spec, display, smap)
+
+
+def load_stack(name: str, root: Path = PROJECT_ROOT) -> Stack:
+    """Read `Pulumi.NAME.yaml`; refuse a missing file or a missing `podforge:spec`."""
+    file = f"Pulumi.{name}.yaml"
+    path = root / file
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise SpecError([Problem(file, 0, "--stack", name, f"a stack with a settings file ({', '.join(known)})")])
+    data, smap = load_yaml(path, file)
+    config = (data or {}).get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise SpecError([Problem(file, smap.line_of(()), "config", config, "a mapping of stack settings")])
+    plain: dict[str, Any] = {}
+    secret: list[str] = []
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret.append(key)  # podforge never decrypts `secure:` values itself
+        plain[key] = value
+    spec_path = plain.get("podforge:spec")
+    if not isinstance(spec_path, str) or not spec_path:
+        raise SpecError([Problem(file, smap.line_of(("config",)), "config.podforge:spec", spec_path,
+                                 "the path of the stack's spec, relative to the project root (e.g. specs/lab.yaml)")])
+    return Stack(name, file, plain, tuple(secret))
+
+
+def load_stack_spec(name: str, root: Path = PROJECT_ROOT) -> tuple[Stack, LoadedSpec]:
+    stack = load_stack(name, root)
+    return stack, load_spec(stack.spec_path, root)
+
+
+def _problem(file: str, smap: SourceMap, err: Any) -> Problem:
+    loc = tuple(part for part in err["loc"] if part != "[key]")
+    path = ".".join(map(str, loc))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
+        return Problem(file, smap.line_of(loc), path, loc[-1] if loc else "", f"no such key{hint}")
+    if kind == "missing":
+        return Problem(file, smap.line_of(loc), path, MISSING, "a value: this field is required"
+                       + _described(loc))
+    message = err["msg"]
+    for prefix in ("Input should be ", "Value error, "):
+        message = message.removeprefix(prefix)
+    message = message.replace("String should match pattern", "a string matching")
+    return Problem(file, smap.line_of(loc), path, err.get("input"), message + _described(loc))
+
+
+def _walk(loc: tuple[str | int, ...]) -> tuple[Any, Any]:
+    """Follow ClusterSpec's fields along `loc`: (the model at the end or None, the last FieldInfo)."""
+    model: Any = ClusterSpec
+    info = None
+    dict_key_next = False
+    for part in loc:
+        if isinstance(part, int) or dict_key_next:
+            dict_key_next = False
+            continue
+        if model is None:
+            return None, None
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return None, None
+        dict_key_next = get_origin(info.annotation) is dict
+        model = _inner_model(info.annotation)
+    return model, info
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    model, _ = _walk(loc)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _described(loc: tuple[str | int, ...]) -> str:
+    _, info = _walk(loc)
+    description = getattr(info, "description", None)
+    return f" ({description.rstrip('.')})" if description else ""

@@ -1,0 +1,46 @@
+"""One problem in a user's input, and the error that carries all of them at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+    __str__ = __repr__
+
+
+MISSING = _Missing()
+"""The value shown for a required field that is absent."""
+
+
+def _show(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """`FILE:LINE: field.path: value — expected ...` (CONVENTIONS.md)."""
+
+    file: str
+    line: int
+    path: str
+    value: object
+    expected: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field_path = self.path or "(document)"
+        return f"{where}: {field_path}: {_show(self.value)} — expected {self.expected}"
+
+
+class SpecError(Exception):
+    """Raised with every problem found; the CLI prints one line each and exits 2."""
+
+    def __init__(self, problems: list[Problem]):
+        unique = {str(p): p for p in problems}
+        self.problems = sorted(unique.values(), key=lambda p: (p.file, p.line, p.path, p.expected))
+        super().__init__("\n".join(str(p) for p in self.problems))
