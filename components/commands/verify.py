@@ -1,0 +1,76 @@
+"""`podforge verify --stack NAME --hosts local://`: check nodes against the spec, print a per-node report.
+
+Counts passed / failed / simulated / not present; exits 1 only when a check failed (CONVENTIONS.md).
+Also runnable without the rest of the CLI: `python3 -m components.commands.verify --stack NAME …`
+(a GPU machine may lack the packages other subcommands import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from components.commands import example
+from components.spec import load_stack_spec
+from components.spec.problems import SpecError
+
+EXIT_OK, EXIT_FOUND, EXIT_INVALID = 0, 1, 2
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.NAME.yaml and the spec it names)")
+    p.add_argument("--hosts", help="comma-separated testinfra hosts: local:// or paramiko://[USER@]HOST[:PORT] "
+                                   "(default: every node of the spec over SSH at its management address)")
+    p.add_argument("--node", help="check the host as this node of the spec (default: matched by hostname/address)")
+    p.add_argument("--ssh-key", help="private key file for SSH hosts (default: ssh-agent); host keys are pinned "
+                                     "from the spec")
+    p.add_argument("--json", metavar="FILE", help="also write the report as JSON (schema 1)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="check nodes against the spec: driver, GPUs, fabric, NCCL, exporters",
+                       description="Run the node checks (the same ones as tests/verify) on each host and print a "
+                                   "report per node counting passed / failed / simulated / not present. "
+                                   "Exit 1 only if a check failed.",
+                       **example("podforge verify --stack h200 --hosts local:// --json report.json"))
+    add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def default_hosts(stack: str) -> list[str]:
+    _, loaded = load_stack_spec(stack)
+    return [f"paramiko://{n.ssh.user}@{n.management_address}:{n.ssh.port}" for n in loaded.spec.nodes]
+
+
+def run(args: argparse.Namespace) -> int:
+    from components.verify.runner import VerifyTargetError, verify
+
+    _, loaded = load_stack_spec(args.stack)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else default_hosts(args.stack)
+    try:
+        report = verify(args.stack, loaded.spec, hosts, node_name=args.node, identity_file=args.ssh_key)
+    except VerifyTargetError as exc:
+        print(f"podforge verify: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(report.text())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    return EXIT_OK if report.ok else EXIT_FOUND
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="podforge verify", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except SpecError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

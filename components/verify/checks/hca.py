@@ -1,0 +1,42 @@
+"""HCA checks: every InfiniBand/RoCE port the SKU lists is ACTIVE at its rate (read from sysfs, no ibstat)."""
+
+from __future__ import annotations
+
+from components.verify.checks import Check, Outcome, absent, bad, ok, stand_in, unneeded
+from components.verify.expectations import NodeExpectation
+from components.verify.infiniband import parse_port_rate, parse_port_state
+from components.verify.shell import NodeShell
+
+SYS_INFINIBAND = "/sys/class/infiniband"
+
+
+def ports_active(shell: NodeShell, expect: NodeExpectation) -> Outcome:
+    hcas = expect.compute_hcas + expect.storage_hcas
+    if not hcas:
+        return unneeded(f"{expect.sku.name} has no InfiniBand or RoCE HCA")
+    if expect.lab:
+        return stand_in("lab host: no RDMA devices; HCA ports cannot come up in a container")
+    listing = shell.run(f"ls -1 {SYS_INFINIBAND}")
+    present = set(listing.stdout.split()) if listing.rc == 0 else set()
+    if not present:
+        return absent(f"no RDMA device ({SYS_INFINIBAND} absent or empty: mlx5_ib/DOCA-OFED not loaded)")
+    problems = []
+    for hca in hcas:
+        if hca.device not in present:
+            problems.append(f"{hca.device} missing")
+            continue
+        port = f"{SYS_INFINIBAND}/{hca.device}/ports/1"
+        state = parse_port_state(shell.read(f"{port}/state") or "")
+        rate = parse_port_rate(shell.read(f"{port}/rate") or "")
+        if state != "ACTIVE":
+            problems.append(f"{hca.device} port 1 is {state or 'unreadable'}")
+        if rate != hca.rate_gbps:
+            problems.append(f"{hca.device} port 1 at {rate if rate is not None else '?'} Gb/s, expected {hca.rate_gbps}")
+    if problems:
+        return bad("; ".join(problems))
+    return ok(f"{len(hcas)} HCA port(s) ACTIVE at the SKU's rates ({', '.join(h.device for h in hcas)})")
+
+
+CHECKS = (
+    Check("hca", "ports_active", "each HCA of the SKU: port ACTIVE at its rate", ports_active),
+)
