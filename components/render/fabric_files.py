@@ -1,0 +1,121 @@
+"""Fabric config files rendered from the spec: opensm.conf and partitions.conf per InfiniBand fabric, and each
+node's /etc/nccl.conf. Pure functions of the spec; the opensm and nccl roles install what these return.
+"""
+
+from __future__ import annotations
+
+from components.render.environment import render
+from components.spec.cluster import ClusterSpec
+from components.spec.fabric import Fabric, Partition
+from components.spec.nodes import Node
+
+OPENSM_DIR = "/etc/opensm"
+NCCL_CONF = "/etc/nccl.conf"
+DEFAULT_PKEY = 0x7FFF
+
+# IB MTU codes (IBTA MTU enum) that OpenSM's partitions.conf takes as `mtu=`; without it the IPoIB broadcast
+# group is created at 2048 and the spec's 4096 would not take effect.
+IB_MTU_CODES = {256: 1, 512: 2, 1024: 3, 2048: 4, 4096: 5}
+
+
+def opensm_conf_path(fabric: Fabric) -> str:
+    """Where the opensm role installs a fabric's opensm.conf (one OpenSM instance, one directory per fabric)."""
+    return f"{OPENSM_DIR}/{fabric.name}/opensm.conf"
+
+
+def partitions_conf_path(fabric: Fabric) -> str:
+    return f"{OPENSM_DIR}/{fabric.name}/partitions.conf"
+
+
+def _infiniband(fabric: Fabric) -> None:
+    if fabric.transport != "infiniband":
+        raise ValueError(f"fabric {fabric.name} is {fabric.transport}: OpenSM runs only on InfiniBand fabrics")
+
+
+def sm_port_device(spec: ClusterSpec, fabric: Fabric, host: str) -> str:
+    """The HCA an OpenSM instance of `host` binds to: the host's first HCA cabled into `fabric`, in spec order."""
+    devices = [link.hca for link in fabric.node_links if link.node == host]
+    if not devices:
+        raise ValueError(f"{host} has no HCA cabled into fabric {fabric.name} (fabrics[].node_links): "
+                         f"a subnet manager needs a port on its fabric")
+    return devices[0]
+
+
+def render_opensm_conf(spec: ClusterSpec, fabric: Fabric, host: str) -> str:
+    """opensm.conf of `host`'s OpenSM instance on `fabric`, with the host's sm_priority from the spec."""
+    _infiniband(fabric)
+    manager = next((sm for sm in fabric.subnet_managers if sm.host == host), None)
+    if manager is None:
+        hosts = ", ".join(sm.host for sm in fabric.subnet_managers) or "none"
+        raise ValueError(f"{host} is not a subnet manager of fabric {fabric.name} (subnet managers: {hosts})")
+    return render("opensm.conf.j2", fabric_name=fabric.name, purpose=fabric.purpose.value,
+                  rate_gbps=fabric.rate_gbps, host=host, port_device=sm_port_device(spec, fabric, host),
+                  sm_priority=manager.priority, routing_engine=fabric.routing_engine, lmc=fabric.lmc,
+                  partition_config_file=partitions_conf_path(fabric), log_file=f"/var/log/opensm-{fabric.name}.log")
+
+
+def _partition_entry(fabric: Fabric, partition: Partition) -> dict[str, str]:
+    if partition.members != "ALL" and partition.members != fabric.purpose.value:
+        # Members are written as ALL (port GUIDs are unknown offline); on a fabric of the other purpose that
+        # would put the wrong HCAs in the partition.
+        raise ValueError(f"fabric {fabric.name} ({fabric.purpose.value}): partition {partition.name} has members "
+                         f"{partition.members}, which this fabric has no ports of")
+    flags = []
+    if partition.ipoib:
+        flags.append("ipoib")
+        if fabric.mtu in IB_MTU_CODES:
+            flags.append(f"mtu={IB_MTU_CODES[fabric.mtu]}")
+    flags.append(f"defmember={partition.membership}")
+    members = ["ALL"]
+    if partition.pkey == DEFAULT_PKEY:
+        members.append("ALL_SWITCHES=full")
+    members.append("SELF=full")
+    return {"name": partition.name, "pkey": f"0x{partition.pkey:04x}", "flags": ", ".join(flags),
+            "members": ", ".join(members)}
+
+
+def render_partitions_conf(spec: ClusterSpec, fabric: Fabric) -> str:
+    """partitions.conf of `fabric`; the same on every subnet manager of that fabric."""
+    _infiniband(fabric)
+    return render("partitions.conf.j2", fabric_name=fabric.name, purpose=fabric.purpose.value,
+                  partitions=[_partition_entry(fabric, p) for p in fabric.partitions])
+
+
+def nccl_ib_hca(spec: ClusterSpec, node: Node) -> str:
+    """NCCL_IB_HCA's value: the node's compute HCAs in rail order, port 1 each, exact names (`=` prefix)."""
+    hcas = sorted(spec.sku_of(node).compute_hcas, key=lambda h: (h.rail is None, h.rail or 0))
+    return ",".join(f"{h.device}:1" for h in hcas)
+
+
+def nccl_socket_ifname(spec: ClusterSpec) -> str | None:
+    """The interface NCCL bootstraps over: the in-band data network's, else the management network's.
+
+    NCCL's socket traffic (bootstrap, and the fallback transport) is data-plane traffic between nodes, which the
+    in-band network carries; the management network is for automation and is used only where no in-band
+    interface is named (the lab has one network).
+    """
+    return spec.networks.inband.interface or spec.networks.management.interface
+
+
+def render_nccl_conf(spec: ClusterSpec, node: Node) -> str:
+    fabric = spec.compute_fabric()
+    gid_index = fabric.roce_gid_index if fabric is not None and fabric.transport == "roce" else None
+    ib_hca = nccl_ib_hca(spec, node)
+    return render("nccl.conf.j2", hostname=node.hostname, sku_model=spec.sku_of(node).model,
+                  ib_hca=ib_hca, gid_index=gid_index, socket_ifname=nccl_socket_ifname(spec))
+
+
+def fabric_files(spec: ClusterSpec, host: str) -> dict[str, str]:
+    """Every fabric file `host` gets, keyed by the path the roles install it at."""
+    node = spec.node(host)
+    files = {NCCL_CONF: render_nccl_conf(spec, node)}
+    for fabric in spec.fabrics:
+        if fabric.transport == "infiniband" and any(sm.host == host for sm in fabric.subnet_managers):
+            files[opensm_conf_path(fabric)] = render_opensm_conf(spec, fabric, host)
+            files[partitions_conf_path(fabric)] = render_partitions_conf(spec, fabric)
+    return files
+
+
+__all__ = ["NCCL_CONF", "OPENSM_DIR", "fabric_files", "nccl_ib_hca", "nccl_socket_ifname",
+           "opensm_conf_path", "partitions_conf_path", "render_nccl_conf", "render_opensm_conf",
+           "render_partitions_conf", "sm_port_device"]

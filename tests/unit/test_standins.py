@@ -1,0 +1,121 @@
+"""The lab's stand-in packages: real names and versions from the stack's artifacts, labelled as stand-ins, built
+with dpkg-deb into a reproducible flat APT repository whose index matches its files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.artifacts import stack_artifacts
+from components.spec import load_stack_spec
+from components.standins import LABEL, build_stack_repositories, repository_dir, standin_packages
+
+needs_dpkg_deb = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
+UPGRADE = "535.216.01"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return load_stack_spec("lab")[1].spec
+
+
+@pytest.fixture(scope="module")
+def repo(lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    root = tmp_path_factory.mktemp("standins")
+    return build_stack_repositories(lab, root, driver_versions=(UPGRADE,))["lab-mirror"]
+
+
+def _stanzas(index: str) -> list[dict[str, str]]:
+    stanzas = []
+    for block in index.strip().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if not line.startswith(" "):
+                key, value = line.split(": ", 1)
+                fields[key] = value
+        stanzas.append(fields)
+    return stanzas
+
+
+def test_stand_ins_carry_exactly_the_names_and_versions_the_stack_pins(lab) -> None:
+    pinned = {(p.name, p.version) for p in stack_artifacts(lab).packages}
+    assert {(s.name, s.version) for s in standin_packages(lab)} == pinned
+
+
+def test_an_upgrade_version_adds_driver_fabric_manager_and_nscq_only(lab) -> None:
+    extra = {(s.name, s.version) for s in standin_packages(lab, (UPGRADE,))} - {
+        (s.name, s.version) for s in standin_packages(lab)}
+    assert extra == {("nvidia-driver-535", UPGRADE), ("nvidia-fabricmanager-535", UPGRADE),
+                     ("libnvidia-nscq-535", UPGRADE)}
+
+
+def test_every_stand_in_says_what_it_is(lab) -> None:
+    for package in standin_packages(lab):
+        synopsis = package.description.splitlines()[0]
+        assert synopsis.endswith(f"({LABEL})")
+        assert any(f.path == f"/usr/share/podforge-standins/{package.name}" for f in package.files)
+        for f in package.files:
+            if f.mode & 0o111:
+                assert "simulated" in f.text, f.path  # every command a role may run answers "simulated"
+            assert not f.path.startswith(("/etc/", "/boot/", "/lib/modules/")), f.path  # nothing that acts on a host
+
+
+def test_roles_find_the_commands_and_units_they_use(lab) -> None:
+    paths = {f.path for s in standin_packages(lab) for f in s.files}
+    for command in ("nvidia-smi", "nv-fabricmanager", "dcgmi", "nv-hostengine", "all_reduce_perf", "nvidia-ctk",
+                    "ofed_info"):
+        assert f"/usr/bin/{command}" in paths
+    for unit in ("nvidia-persistenced", "nvidia-fabricmanager", "nvidia-dcgm"):
+        assert f"/lib/systemd/system/{unit}.service" in paths
+
+
+def test_the_index_matches_the_files(repo: Path) -> None:
+    stanzas = _stanzas((repo / "Packages").read_text())
+    assert len(stanzas) == 15  # 12 pinned packages and the upgrade's driver, fabric manager and NSCQ
+    for stanza in stanzas:
+        data = (repo / stanza["Filename"]).read_bytes()
+        assert int(stanza["Size"]) == len(data)
+        assert stanza["SHA256"] == hashlib.sha256(data).hexdigest()
+        assert stanza["Description"].endswith(f"({LABEL})")
+    versions = sorted(s["Version"] for s in stanzas if s["Package"] == "nvidia-driver-535")
+    assert versions == ["535.183.06", UPGRADE]
+    assert gzip.decompress((repo / "Packages.gz").read_bytes()) == (repo / "Packages").read_bytes()
+
+
+def test_the_release_file_hashes_the_indexes(repo: Path) -> None:
+    release = (repo / "Release").read_text()
+    sha256 = release.split("SHA256:\n", 1)[1]
+    for name in ("Packages", "Packages.gz"):
+        data = (repo / name).read_bytes()
+        assert f" {hashlib.sha256(data).hexdigest()} {len(data)} {name}\n" in sha256
+
+
+def test_builds_are_byte_for_byte_reproducible(lab, repo: Path, tmp_path: Path) -> None:
+    again = build_stack_repositories(lab, tmp_path, driver_versions=(UPGRADE,))["lab-mirror"]
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in repo.iterdir())
+    assert all((again / p.name).read_bytes() == p.read_bytes() for p in repo.iterdir())
+
+
+@needs_dpkg_deb
+def test_a_stand_in_deb_holds_its_label_and_a_simulated_command(repo: Path, tmp_path: Path) -> None:
+    deb = repo / "nvidia-driver-535_535.183.06_all.deb"
+    fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Description"], capture_output=True,
+                            text=True, check=True).stdout
+    assert "Package: nvidia-driver-535\nVersion: 535.183.06\n" in fields and LABEL in fields
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
+    out = subprocess.run(["sh", str(tmp_path / "usr/bin/nvidia-smi"), "-q"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("simulated: nvidia-smi -q: podforge lab stand-in from nvidia-driver-535 535.183.06")
+    unit = (tmp_path / "lib/systemd/system/nvidia-persistenced.service").read_text()
+    assert "simulated" in unit and "/usr/lib/podforge-standins/nvidia-driver-535/daemon" in unit
+
+
+def test_repositories_sit_under_the_served_root_by_url_path(tmp_path: Path) -> None:
+    assert repository_dir(tmp_path, "http://10.199.77.1:8081/standins") == tmp_path / "standins"
+    assert repository_dir(tmp_path, "http://10.199.77.1:8081/") == tmp_path
