@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from components.commands import example
 from components.spec import load_spec, load_stack_spec
@@ -23,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_stack_spec(args.stack)[1] if args.stack else load_spec(args.spec)
+    loaded = load_stack_spec(args.stack)[1] if args.stack else load_spec(Path(args.spec).resolve())
     print(f"{loaded.file}: valid")
     if args.summary:
         print(summary(loaded.spec))

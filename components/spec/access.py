@@ -32,23 +32,29 @@ SECOND_FACTORS = {AuthMethod.totp, AuthMethod.webauthn, AuthMethod.smartcard, Au
 CRYPTOGRAPHIC = {AuthMethod.webauthn, AuthMethod.smartcard, AuthMethod.ssh_key, AuthMethod.client_cert}
 
 
+ACTION_PATTERN = r"^[^\s:]+:[^\s:]+$"
+
+
 class Permission(SpecModel):
-    action: str = Field(pattern=r"^[^\s:]+:[^\s:]+$", description="`AREA:VERB` on an API endpoint, never `*`.")
+    # The format is checked with the cross-references (checks.py), so a `*` is reported with the rest of
+    # the access section's problems; the pattern here only guides editors.
+    action: str = Field(min_length=1, json_schema_extra={"pattern": ACTION_PATTERN.replace(":]", ":*]")},
+                        description="`AREA:VERB` on an API endpoint, never `*`.")
     resources: list[str] = Field(default_factory=lambda: ["any"],
                                  description="Resource names; a pattern may end in a prefix wildcard (`dataset_2023*`).")
 
 
 class RoleGrant(SpecModel):
-    description: str
-    permissions: list[Permission] = Field(min_length=1)
+    description: str = Field(description="What the role holds, for people.")
+    permissions: list[Permission] = Field(min_length=1, description="Actions the role may take.")
 
 
 class Administrator(SpecModel):
-    name: Name
-    roles: list[AccessRole] = Field(min_length=1)
+    name: Name = Field(description="Account name.")
+    roles: list[AccessRole] = Field(min_length=1, description="Roles this person holds.")
     auth_methods: list[AuthMethod] = Field(min_length=1, description="Must include a second factor.")
 
 
 class Access(SpecModel):
-    roles: dict[AccessRole, RoleGrant]
-    administrators: list[Administrator] = Field(min_length=1)
+    roles: dict[AccessRole, RoleGrant] = Field(description="All six roles, each with its permissions.")
+    administrators: list[Administrator] = Field(min_length=1, description="People who hold roles.")

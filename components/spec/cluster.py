@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
 
 from components.spec.access import Access
 from components.spec.base import SpecModel
@@ -16,13 +18,21 @@ from components.spec.software import Software
 from components.spec.storage import Storage
 
 
+def _named_entries(entries: Any) -> Any:
+    """A site's catalogue entry takes its name from its key, so the name is written once."""
+    if not isinstance(entries, dict):
+        return entries
+    return {key: {"name": key, **value} if isinstance(value, dict) else value for key, value in entries.items()}
+
+
 class ClusterSpec(SpecModel):
     """A bare-metal GPU cluster, described once; everything podforge does is rendered from it."""
 
     site: Site
     networks: Networks
-    catalogue: dict[str, Sku] = Field(default_factory=dict, description="Site-specific SKUs (the built-in "
-                                                                         "catalogue is always available).")
+    catalogue: Annotated[dict[str, Sku], BeforeValidator(_named_entries)] = Field(
+        default_factory=dict, description="Site-specific SKUs, keyed by SKU name (the built-in catalogue is "
+                                          "always available).")
     nodes: list[Node] = Field(min_length=1)
     fabrics: list[Fabric] = Field(default_factory=list)
     storage: Storage = Field(default_factory=Storage)

@@ -16,30 +16,30 @@ class SwitchTier(StrEnum):
 
 
 class Switch(SpecModel):
-    name: Name
-    tier: SwitchTier
+    name: Name = Field(description="Switch name, unique across all fabrics.")
+    tier: SwitchTier = Field(description="leaf (nodes cable here) or spine (leaves uplink here).")
     model: str = Field(description="Switch model, e.g. QM8700 (HDR, 40 ports).")
     ports: int = Field(ge=1, le=256, description="Number of ports; valid port numbers are 1..ports.")
     rails: list[int] = Field(default_factory=list, description="Compute rails a leaf serves.")
-    management_address: str | None = None
+    management_address: str | None = Field(None, description="Switch management address, for people and tools.")
 
 
 class NodeLink(SpecModel):
     """A cable from a node's HCA to a leaf port."""
 
-    node: Name
-    hca: str = Field(pattern=r"^mlx5_\d+$")
-    switch: Name
-    port: int = Field(ge=1)
+    node: Name = Field(description="Hostname of the node.")
+    hca: str = Field(pattern=r"^mlx5_\d+$", description="HCA device of the node's SKU, e.g. mlx5_0.")
+    switch: Name = Field(description="Leaf switch the cable ends on.")
+    port: int = Field(ge=1, description="Leaf port, 1..ports.")
 
 
 class SwitchLink(SpecModel):
     """A cable between a leaf port and a spine port."""
 
-    leaf: Name
-    leaf_port: int = Field(ge=1)
-    spine: Name
-    spine_port: int = Field(ge=1)
+    leaf: Name = Field(description="Leaf switch name.")
+    leaf_port: int = Field(ge=1, description="Uplink port on the leaf.")
+    spine: Name = Field(description="Spine switch name.")
+    spine_port: int = Field(ge=1, description="Port on the spine.")
 
 
 class SubnetManager(SpecModel):
@@ -48,11 +48,13 @@ class SubnetManager(SpecModel):
 
 
 class Partition(SpecModel):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="Partition name in partitions.conf.")
     pkey: int = Field(description="Partition key, 0x0001..0x7fff (0x7fff is the default partition).")
-    ipoib: bool = True
-    members: Literal["ALL", "compute", "storage"] = "ALL"
-    membership: Literal["full", "limited"] = "full"
+    ipoib: bool = Field(True, description="Create the IPoIB broadcast group for this partition.")
+    members: Literal["ALL", "compute", "storage"] = Field("ALL", description="Which ports belong: all, or the "
+                                                          "compute or storage HCAs.")
+    membership: Literal["full", "limited"] = Field("full", description="Full members may talk to each other; "
+                                                   "limited members only to full ones.")
 
 
 class FabricPurpose(StrEnum):
@@ -61,19 +63,21 @@ class FabricPurpose(StrEnum):
 
 
 class Fabric(SpecModel):
-    name: Name
-    purpose: FabricPurpose
-    transport: Literal["infiniband", "roce"] = "infiniband"
-    rate_gbps: int = Field(200, gt=0)
+    name: Name = Field(description="Fabric name.")
+    purpose: FabricPurpose = Field(description="compute (GPU traffic, rails) or storage; one fabric each.")
+    transport: Literal["infiniband", "roce"] = Field("infiniband", description="InfiniBand, or RoCE over Ethernet.")
+    rate_gbps: int = Field(200, gt=0, description="Link rate in Gb/s; equals the rate of the HCAs cabled in.")
     mtu: Literal[256, 512, 1024, 2048, 4096, 9000] = Field(4096, description="IPoIB MTU (4096) or RoCE MTU.")
-    routing_engine: Literal["ftree", "updn", "minhop", "dor", "ar_updn"] = "ftree"
-    lmc: int = Field(0, ge=0, le=7)
+    routing_engine: Literal["ftree", "updn", "minhop", "dor", "ar_updn"] = Field(
+        "ftree", description="OpenSM routing engine (ftree for a fat tree).")
+    lmc: int = Field(0, ge=0, le=7, description="OpenSM LID mask control: 2^lmc LIDs per port.")
     roce_gid_index: int | None = Field(None, ge=0, description="NCCL_IB_GID_INDEX for RoCE (usually 3).")
-    switches: list[Switch] = Field(min_length=1)
-    node_links: list[NodeLink] = Field(default_factory=list)
-    switch_links: list[SwitchLink] = Field(default_factory=list)
-    subnet_managers: list[SubnetManager] = Field(default_factory=list)
-    partitions: list[Partition] = Field(default_factory=list)
+    switches: list[Switch] = Field(min_length=1, description="Leaf and spine switches.")
+    node_links: list[NodeLink] = Field(default_factory=list, description="Cables node HCA → leaf port.")
+    switch_links: list[SwitchLink] = Field(default_factory=list, description="Cables leaf port → spine port.")
+    subnet_managers: list[SubnetManager] = Field(default_factory=list, description="OpenSM hosts and priorities "
+                                                                                 "(InfiniBand only).")
+    partitions: list[Partition] = Field(default_factory=list, description="Partitions (PKeys).")
 
     def leaves(self) -> list[Switch]:
         return [s for s in self.switches if s.tier is SwitchTier.leaf]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from difflib import get_close_matches
+from functools import cache
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from components.spec.checks import check
 from components.spec.cluster import ClusterSpec
@@ -44,17 +47,53 @@ def load_spec(path: str | Path, root: Path = PROJECT_ROOT) -> LoadedSpec:
     """Parse and validate a spec file; raise SpecError with every problem found."""
     full = Path(path) if Path(path).is_absolute() else root / path
     display = str(path)
-    data, smap = load_yaml(full, display)
+    data, smap = load_yaml(full, display, strict=False)
+    data = {} if data is None else data  # an empty document lacks every required section, as `{}` does
     if not isinstance(data, dict):
         raise SpecError([Problem(display, smap.line_of(()), "", type(data).__name__, "a mapping of spec sections")])
+    problems = list(smap.problems)
     try:
         spec = ClusterSpec.model_validate(data)
+        parsed: Collection[str] = set(ClusterSpec.model_fields)
     except ValidationError as exc:
-        raise SpecError([_problem(display, smap, err) for err in exc.errors()]) from None
-    findings = check(spec)
-    if findings:
-        raise SpecError([Problem(display, smap.line_of(p), ".".join(map(str, p)), v, e) for p, v, e in findings])
+        problems += [_problem(display, smap, err) for err in exc.errors()]
+        failed = {err["loc"][0] if err["loc"] else "" for err in exc.errors()}
+        spec, parsed = _parsed_sections(data, failed)
+    problems += [Problem(display, smap.line_of(p), ".".join(map(str, p)), v, e) for p, v, e in check(spec, parsed)]
+    if problems:
+        raise SpecError(problems)
     return LoadedSpec(spec, display, smap)
+
+
+def _parsed_sections(data: dict[str, Any], failed: set[object]) -> tuple[ClusterSpec, set[str]]:
+    """A ClusterSpec holding only the sections that passed the schema, and their names.
+
+    Sections validate independently of each other, so the ones without errors can still be
+    cross-checked; the rest stay unset and the checks that read them are skipped.
+    """
+    if "" in failed:
+        return ClusterSpec.model_construct(), set()
+    sections: dict[str, Any] = {}
+    for name, info in ClusterSpec.model_fields.items():
+        if name in failed:
+            continue
+        if name not in data:
+            if info.is_required():
+                continue
+            sections[name] = info.get_default(call_default_factory=True)
+            continue
+        try:
+            sections[name] = _section_adapter(name).validate_python(data[name])
+        except ValidationError:  # cannot happen for a section the whole spec accepted; stay safe anyway
+            continue
+    return ClusterSpec.model_construct(**sections), set(sections)
+
+
+@cache
+def _section_adapter(name: str) -> TypeAdapter[Any]:
+    info = ClusterSpec.model_fields[name]
+    annotation = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+    return TypeAdapter(annotation)
 
 
 def load_stack(name: str, root: Path = PROJECT_ROOT) -> Stack:
@@ -92,16 +131,42 @@ def _problem(file: str, smap: SourceMap, err: Any) -> Problem:
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
-        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        return Problem(file, smap.line_of(loc), path, loc[-1] if loc else "", f"no such key{hint}")
+        key = str(loc[-1]) if loc else ""
+        close = get_close_matches(key, allowed, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        expected = f"a key allowed here{guess}: {', '.join(allowed)}" if allowed else "no key here"
+        return Problem(file, smap.line_of(loc), path, key, expected)
     if kind == "missing":
         return Problem(file, smap.line_of(loc), path, MISSING, "a value: this field is required"
                        + _described(loc))
+    return Problem(file, smap.line_of(loc), path, err.get("input"), _expectation(err) + _described(loc))
+
+
+def _expectation(err: Any) -> str:
+    """pydantic's message, worded as what is expected (the line already says what was found)."""
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("literal_error", "enum"):
+        return f"one of {ctx['expected']}"
+    if kind == "string_too_short":
+        return "a non-empty string" if ctx.get("min_length") == 1 else f"at least {ctx['min_length']} characters"
+    if kind == "too_short":
+        return f"at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
+    if kind == "string_pattern_mismatch":
+        return f"a string matching {ctx['pattern']!r}"
+    fixed = {
+        "ip_v4_address": "an IPv4 address",
+        "ip_v4_network": "an IPv4 network in CIDR notation, without host bits",
+        "model_type": "a mapping", "model_attributes_type": "a mapping", "dict_type": "a mapping",
+        "list_type": "a list", "bool_parsing": "true or false", "bool_type": "true or false",
+        "int_from_float": "a whole number", "int_parsing": "a whole number", "int_type": "a whole number",
+        "float_parsing": "a number", "float_type": "a number", "string_type": "a string",
+    }
+    if kind in fixed:
+        return fixed[kind]
     message = err["msg"]
     for prefix in ("Input should be ", "Value error, "):
         message = message.removeprefix(prefix)
-    message = message.replace("String should match pattern", "a string matching")
-    return Problem(file, smap.line_of(loc), path, err.get("input"), message + _described(loc))
+    return message
 
 
 def _walk(loc: tuple[str | int, ...]) -> tuple[Any, Any]:

@@ -16,16 +16,17 @@ class Rollout(SpecModel):
 
 
 class DrSite(SpecModel):
-    name: Name
-    location: str
+    name: Name = Field(description="DR site name.")
+    location: str = Field(description="Where it is, for people.")
     latency_ms: float = Field(gt=0, description="Measured round-trip latency to the DR site.")
-    mode: Literal["active-active", "active-standby"] = "active-active"
+    mode: Literal["active-active", "active-standby"] = Field("active-active", description="How the DR site serves.")
 
 
 class Retention(SpecModel):
     data_days: int = Field(90, ge=1, description="Delete ordinary data after this many days.")
     important_data_days: int = Field(180, ge=1, description="Keep data tagged important this long.")
-    important_tags: list[str] = Field(default_factory=lambda: ["important"])
+    important_tags: list[str] = Field(default_factory=lambda: ["important"], description="Export tags that mark "
+                                                                                      "data as important.")
     audit_log_days: int = Field(180, ge=1, description="Keep audit records at least this long.")
 
 
@@ -34,13 +35,13 @@ class ServedModel(SpecModel):
     export: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$", description="`ARRAY/EXPORT` holding the weights.")
     path: str = Field(description="Directory of the weights inside the export.")
     max_position_embeddings: int = Field(gt=0, description="From the model's config.json.")
-    quantization: Literal["none", "int8", "awq", "fp8"] = "none"
+    quantization: Literal["none", "int8", "awq", "fp8"] = Field("none", description="Weight quantization.")
 
 
 class Serving(SpecModel):
-    engine: Literal["vllm", "sglang"] = "vllm"
+    engine: Literal["vllm", "sglang"] = Field("vllm", description="Inference engine.")
     image: str = Field(description="Engine container image with tag or digest.")
-    model: ServedModel
-    tensor_parallel_size: int = Field(ge=1)
-    max_model_len: int = Field(gt=0)
-    port: int = Field(8000, ge=1, le=65535)
+    model: ServedModel = Field(description="The model served and where its weights are.")
+    tensor_parallel_size: int = Field(ge=1, description="GPUs per engine; at most the GPUs of one serving node.")
+    max_model_len: int = Field(gt=0, description="Context length; at most max_position_embeddings.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of the OpenAI-compatible API.")

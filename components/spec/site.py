@@ -17,7 +17,7 @@ class Network(SpecModel):
 
 
 class Networks(SpecModel):
-    management: Network = Field(description="Out-of-band-free management network: SSH, automation.")
+    management: Network = Field(description="Management network: podforge reaches the nodes here (SSH, automation).")
     bmc: Network = Field(description="Baseboard management controllers (Redfish).")
     inband: Network = Field(description="In-band data network (Kubernetes, API traffic).")
     storage: Network = Field(description="Storage network between nodes and arrays.")

@@ -10,14 +10,14 @@ from components.spec.base import Name, SpecModel
 
 
 class PackageSource(SpecModel):
-    name: Name
+    name: Name = Field(description="Source name; pinned packages refer to it.")
     kind: Literal["vendor", "mirror"] = Field(description="Vendor repository or the site's offline mirror.")
-    url: str = Field(pattern=r"^(https?|file)://\S+$")
+    url: str = Field(pattern=r"^(https?|file)://\S+$", description="APT repository URL.")
     suite: str | None = Field(None, description="APT suite, e.g. `./` for flat repositories.")
 
 
 class Pinned(SpecModel):
-    version: str = Field(min_length=1)
+    version: str = Field(min_length=1, description="Exact package version.")
     source: Name = Field(description="Name of an entry in software.sources.")
 
 
@@ -26,12 +26,13 @@ class Driver(Pinned):
 
 
 class Software(SpecModel):
-    os: Literal["ubuntu-22.04", "ubuntu-24.04", "dgx-os-6", "dgx-os-7", "debian-12"] = "ubuntu-22.04"
-    sources: list[PackageSource] = Field(min_length=1)
-    driver: Driver
-    fabric_manager: Pinned
-    doca_ofed: Pinned
-    nccl: Pinned
-    nccl_tests: Pinned
-    container_toolkit: Pinned
-    dcgm: Pinned
+    os: Literal["ubuntu-22.04", "ubuntu-24.04", "dgx-os-6", "dgx-os-7", "debian-12"] = Field(
+        "ubuntu-22.04", description="Node operating system (debian-12 only for the lab's stand-ins).")
+    sources: list[PackageSource] = Field(min_length=1, description="Package sources (vendor or mirror).")
+    driver: Driver = Field(description="NVIDIA data center driver.")
+    fabric_manager: Pinned = Field(description="NVIDIA Fabric Manager; same version as the driver.")
+    doca_ofed: Pinned = Field(description="DOCA-OFED (InfiniBand / RDMA stack).")
+    nccl: Pinned = Field(description="NCCL library.")
+    nccl_tests: Pinned = Field(description="nccl-tests (all_reduce_perf for acceptance).")
+    container_toolkit: Pinned = Field(description="NVIDIA Container Toolkit.")
+    dcgm: Pinned = Field(description="NVIDIA DCGM (health and diagnostics).")

@@ -24,11 +24,11 @@ class ExportProtocol(StrEnum):
 
 
 class Export(SpecModel):
-    name: Name
+    name: Name = Field(description="Export name, unique on its array; mounts name it `ARRAY/EXPORT`.")
     path: str = Field(pattern=r"^/", description="Export path (NFS) or namespace name (NVMe-oF).")
-    protocol: ExportProtocol
-    purpose: Literal["model_weights", "datasets", "scratch", "results"]
-    size_tib: float = Field(gt=0)
+    protocol: ExportProtocol = Field(description="nfs, nfs-rdma (NFS over RDMA) or nvme-of.")
+    purpose: Literal["model_weights", "datasets", "scratch", "results"] = Field(description="What it holds.")
+    size_tib: float = Field(gt=0, description="Provisioned size in TiB.")
     tags: list[str] = Field(default_factory=list, description="Data tags, e.g. `important` (longer retention).")
 
 
@@ -40,26 +40,26 @@ class ArrayEncryption(SpecModel):
 
 
 class StorageArray(SpecModel):
-    name: Name
-    vendor: ArrayVendor
-    model: str
+    name: Name = Field(description="Array name; names its resources and its KMIP scope.")
+    vendor: ArrayVendor = Field(description="netapp, pure or dell.")
+    model: str = Field(description="Array model, for people (e.g. AFF A800).")
     management: str = Field(pattern=r"^https://\S+$", description="Management API endpoint (https://…).")
     data_addresses: list[str] = Field(default_factory=list, description="Data LIFs / portals on the storage network.")
     rated_iops: int = Field(gt=0, description="Vendor-rated 4K random-read IOPS.")
-    encryption: ArrayEncryption = Field(default_factory=ArrayEncryption)
-    exports: list[Export] = Field(min_length=1)
+    encryption: ArrayEncryption = Field(default_factory=ArrayEncryption, description="Data-at-rest encryption.")
+    exports: list[Export] = Field(min_length=1, description="Volumes / namespaces the array serves.")
 
 
 class Mount(SpecModel):
     """Who consumes an export: by node role or by hostnames."""
 
     export: str = Field(pattern=r"^[a-z0-9-]+/[a-z0-9-]+$", description="`ARRAY/EXPORT`.")
-    role: NodeRole | None = None
-    hosts: list[Name] = Field(default_factory=list)
-    mount_point: str = Field(pattern=r"^/")
+    role: NodeRole | None = Field(None, description="Every node with this role mounts it (or use hosts).")
+    hosts: list[Name] = Field(default_factory=list, description="These hostnames mount it (or use role).")
+    mount_point: str = Field(pattern=r"^/", description="Directory on the node.")
     options: list[str] = Field(default_factory=list, description="Extra mount options.")
 
 
 class Storage(SpecModel):
-    arrays: list[StorageArray] = Field(default_factory=list)
-    mounts: list[Mount] = Field(default_factory=list)
+    arrays: list[StorageArray] = Field(default_factory=list, description="All-flash arrays.")
+    mounts: list[Mount] = Field(default_factory=list, description="Who consumes which export, where.")

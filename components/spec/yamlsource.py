@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -15,10 +16,15 @@ Path_ = tuple[str | int, ...]
 
 @dataclass
 class SourceMap:
-    """Maps a field path (as pydantic reports it) to the line that declared it."""
+    """Maps a field path (as pydantic reports it) to the line that declared it.
+
+    A mapping entry is recorded at its key's line (so a missing field points at the line of the mapping
+    that lacks it), a list item at the item's line.
+    """
 
     file: str
     lines: dict[Path_, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
 
     def line_of(self, path: Path_) -> int:
         """The line of the longest declared prefix of `path` (1 when nothing matches)."""
@@ -30,12 +36,37 @@ class SourceMap:
         return self.lines.get((), 1)
 
 
+_YAML11_SURPRISES = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+                     "tag:yaml.org,2002:timestamp"}
+
+
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without the YAML 1.1 sexagesimal and boolean surprises on keys like `on`/`no`."""
+    """SafeLoader with YAML 1.2 scalars: `yes`/`no`/`on`/`off`, `22:30`, `0123` and dates stay strings.
+
+    YAML 1.1 would silently turn them into booleans, base-60 numbers, octal numbers and dates; a spec
+    then validates with a value nobody wrote. Hex integers (`pkey: 0x7fff`) stay integers.
+    """
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML11_SURPRISES]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
-def _to_python(node: yaml.Node, path: Path_, smap: SourceMap, loader: _Loader, problems: list[Problem]) -> Any:
-    smap.lines[path] = node.start_mark.line + 1
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+)$"),
+                              list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def _to_python(node: yaml.Node, path: Path_, line: int, smap: SourceMap, loader: _Loader,
+               problems: list[Problem]) -> Any:
+    smap.lines[path] = line
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
@@ -43,41 +74,52 @@ def _to_python(node: yaml.Node, path: Path_, smap: SourceMap, loader: _Loader, p
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
+            key_line = key_node.start_mark.line + 1
             if key in out:
-                problems.append(
-                    Problem(smap.file, key_node.start_mark.line + 1, ".".join(map(str, path + (key,))),
-                            key, "each key once per mapping (this one is declared twice)")
-                )
-            out[key] = _to_python(value_node, path + (key,), smap, loader, problems)
+                problems.append(Problem(smap.file, key_line, ".".join(map(str, path + (key,))), key,
+                                        "each key once per mapping (this one is declared twice)"))
+            out[key] = _to_python(value_node, path + (key,), key_line, smap, loader, problems)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, path + (i,), smap, loader, problems) for i, item in enumerate(node.value)]
+        return [_to_python(item, path + (i,), item.start_mark.line + 1, smap, loader, problems)
+                for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
-def load_yaml(path: Path, display_name: str | None = None) -> tuple[Any, SourceMap]:
-    """Parse one YAML document; raise SpecError (never a traceback) when it is not readable YAML."""
-    name = display_name or str(path)
+def load_yaml(path: Path, display_name: str | None = None, *, strict: bool = True) -> tuple[Any, SourceMap]:
+    """Parse one YAML document; raise SpecError (never a traceback) when it is not readable YAML.
+
+    A key declared twice in one mapping is a problem too: with `strict` it is raised at once, otherwise
+    it is left in `SourceMap.problems` so the caller can report it together with everything else.
+    """
+    data, smap, problems = _parse(path, display_name or str(path))
+    if problems and strict:
+        raise SpecError(problems)
+    smap.problems = problems
+    return data, smap
+
+
+def _parse(path: Path, name: str) -> tuple[Any, SourceMap, list[Problem]]:
     smap = SourceMap(name)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError([Problem(name, 0, "", str(path), f"a readable file ({exc.strerror})")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError([Problem(name, 0, "", f"byte {exc.start}", "a UTF-8 text file (YAML)")]) from None
     loader = _Loader(text)
     problems: list[Problem] = []
     try:
         node = loader.get_single_node()
-        if node is None:
-            data: Any = {}
-        else:
-            data = _to_python(node, (), smap, loader, problems)
+        data: Any = {} if node is None else _to_python(node, (), 1, smap, loader, problems)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError([Problem(name, line, "", "", f"valid YAML ({reason})")]) from None
+        source = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
+        raise SpecError([Problem(name, line, "", source, f"valid YAML ({reason})")]) from None
+    except RecursionError:
+        raise SpecError([Problem(name, 0, "", "", "valid YAML without recursive aliases")]) from None
     finally:
         loader.dispose()
-    if problems:
-        raise SpecError(problems)
-    return data, smap
+    return data, smap, problems
