@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load_stack_spec(args.stack)[1] if args.stack else load_spec(Path(args.spec).resolve())
+    loaded = load_stack_spec(args.stack)[1] if args.stack else load_spec(Path(args.spec).resolve(), display=args.spec)
     print(f"{loaded.file}: valid")
     if args.summary:
         print(summary(loaded.spec))

@@ -43,10 +43,11 @@ class Stack:
         return str(self.config["podforge:spec"])
 
 
-def load_spec(path: str | Path, root: Path = PROJECT_ROOT) -> LoadedSpec:
-    """Parse and validate a spec file; raise SpecError with every problem found."""
+def load_spec(path: str | Path, root: Path = PROJECT_ROOT, display: str | None = None) -> LoadedSpec:
+    """Parse and validate a spec file (a relative path is relative to `root`); raise SpecError with every
+    problem found. `display` is the name error lines give the file (default: `path` as given)."""
     full = Path(path) if Path(path).is_absolute() else root / path
-    display = str(path)
+    display = display or str(path)
     data, smap = load_yaml(full, display, strict=False)
     data = {} if data is None else data  # an empty document lacks every required section, as `{}` does
     if not isinstance(data, dict):
