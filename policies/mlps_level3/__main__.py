@@ -1,0 +1,18 @@
+"""Entry point of the mlps-level3 pack: `pulumi preview --policy-pack policies/mlps_level3` runs this file.
+
+Building the PolicyPack starts the analyzer's gRPC server and blocks, so it is built here and nowhere else;
+`podforge policy check` imports `policies.mlps_level3.rules` and calls the same policy objects.
+"""
+
+import sys
+from pathlib import Path
+
+# The analyzer runs this file with the pack directory as its working directory: the project root holds
+# the `policies` package (shared rule helpers) and the `components` package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+
+from policies.mlps_level3.rules import DESCRIPTION, PACK, POLICIES
+
+PolicyPack(name=PACK, policies=POLICIES, enforcement_level=EnforcementLevel.MANDATORY, description=DESCRIPTION)
