@@ -1,0 +1,89 @@
+"""Run the project's Pulumi program for one stack under the mock runtime, in preview mode, and capture it.
+
+The program is the real `__main__.py`, run as the Pulumi CLI runs it, with the stack's config from
+`Pulumi.NAME.yaml`. `secure:` values are never decrypted: the program sees a placeholder marked secret,
+so whatever it derives from them is registered as a secret. Each capture runs in its own copy of the
+SDK's context (settings, config, root stack), so captures can follow each other in one process.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import gc
+import json
+import runpy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import config as pulumi_config
+from pulumi.runtime import settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from components.cluster import InvalidSpecError
+from components.offline.graph import SECRET, Graph
+from components.offline.monitor import CaptureMonitor, QuietEngine
+from components.spec import SpecError, load_stack
+from components.spec.loader import PROJECT_ROOT
+
+PROGRAM = PROJECT_ROOT / "__main__.py"
+
+
+def capture(stack_name: str, root: Path = PROJECT_ROOT, *, secrets: Mapping[str, str] | None = None) -> Graph:
+    """Every resource the program declares for `stack_name`, with inputs as registered.
+
+    `root` holds `Pulumi.NAME.yaml` and the spec it names. `secrets` gives stand-in values for `secure:`
+    keys (tests use it to check that a known value never shows); otherwise they are the placeholder
+    "[secret]". Raises SpecError for an invalid stack file or spec.
+    """
+    stack = load_stack(stack_name, root)
+    config = {key: _config_text(value) for key, value in stack.config.items()}
+    for key in stack.secret_keys:
+        config[key] = (secrets or {}).get(key, SECRET)
+    if root != PROJECT_ROOT:
+        config["podforge:spec"] = str((root / stack.spec_path).resolve())
+    return run_program(stack_name, config, set(stack.secret_keys), lambda: runpy.run_path(str(PROGRAM),
+                                                                                         run_name="__main__"))
+
+
+def run_program(stack_name: str, config: dict[str, str], secret_keys: set[str], program: Callable[[], Any],
+                project: str | None = None) -> Graph:
+    """Run `program` as the body of a previewed stack and return what it registered."""
+    monitor = CaptureMonitor()
+    project = project or _project_name()
+
+    def run() -> None:
+        settings.reset_options(project=project, stack=stack_name, preview=True)
+        settings.configure(settings.Settings(project=project, stack=stack_name, monitor=monitor,
+                                             engine=QuietEngine(None), dry_run=True,
+                                             organization="organization", root_directory=str(PROJECT_ROOT)))
+        pulumi_config.set_all_config(dict(config), sorted(secret_keys))
+        try:
+            _sync_await(run_in_stack(program))
+        except InvalidSpecError as exc:
+            raise SpecError(exc.problems) from None
+
+    # The SDK keeps a few objects per Output alive until the run ends; with the cyclic collector on, every
+    # collection walks them all again and the run grows quadratically. A run is short: collect afterwards.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        contextvars.copy_context().run(run)
+    finally:
+        if collecting:
+            gc.enable()
+    return Graph(stack_name, monitor.captured)
+
+
+def _config_text(value: Any) -> str:
+    # The Pulumi CLI hands every config value to the program as a string; objects as JSON.
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _project_name() -> str:
+    project = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())
+    return str(project["name"])

@@ -1,0 +1,143 @@
+"""`podforge plan`: tree text, --json schema 1, --against a one-node change, exit codes."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+import components.commands.plan as plan_command
+from components.cli import main
+from components.offline import capture
+from tests.unit.plan_roots import example_spec, stack_root
+
+RESOURCE_KEYS = {"urn", "type", "name", "parent", "dependencies", "inputs"}
+
+
+def _plan_in(monkeypatch, root: Path, **kwargs) -> None:
+    """Point `podforge plan` at a temporary project root (the CLI always reads the real one)."""
+    monkeypatch.setattr(plan_command, "capture", functools.partial(capture, root=root, **kwargs))
+
+
+def test_plan_prints_the_tree_and_counts(capsys) -> None:
+    assert main(["plan", "--stack", "lab"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "stack lab: 33 resources (offline preview)"
+    assert lines[1] == "pulumi:pulumi:Stack  podforge-lab  (1 children)"
+    assert lines[2] == "└─ podforge:cluster:GpuCluster  lab  (9 children)"
+    assert "   ├─ podforge:hw:DgxNode  lab-dgx-01" in lines
+    assert "   └─ podforge:storage:FlashStorageArray  lab-flash" in lines
+    assert "   │  ├─ vault:kmip/secretRole:SecretRole  lab-vault-kmip-lab-flash" in lines
+    assert "       4  podforge:hw:DgxNode" in lines and "      33  total" in lines
+
+
+def test_plan_folds_long_runs_of_siblings(capsys) -> None:
+    assert main(["plan", "--stack", "superpod"]) == 0
+    out = capsys.readouterr().out
+    assert "… 15 more podforge:hw:DgxNode (all in --json)" in out
+    assert "su1-dgx-20" in out and "su1-dgx-10" not in out
+    assert "      20  podforge:hw:DgxNode" in out
+
+
+def test_plan_json_is_schema_1(tmp_path, capsys) -> None:
+    target = tmp_path / "plan.json"
+    assert main(["plan", "--stack", "superpod", "--json", str(target)]) == 0
+    plan = json.loads(target.read_text())
+    assert set(plan) == {"schema", "stack", "resources", "counts"}
+    assert plan["schema"] == 1 and plan["stack"] == "superpod"
+    assert all(set(r) == RESOURCE_KEYS for r in plan["resources"])
+    assert all(isinstance(r["dependencies"], list) and isinstance(r["inputs"], dict) for r in plan["resources"])
+    assert sum(plan["counts"].values()) == len(plan["resources"]) == len({r["urn"] for r in plan["resources"]})
+    assert plan["counts"]["podforge:hw:DgxNode"] == 20
+    urns = {r["urn"] for r in plan["resources"]}
+    assert all(r["parent"] in urns for r in plan["resources"] if r["parent"] is not None)
+    # Values only known after creation are marked, never invented.
+    role = next(r for r in plan["resources"] if r["type"] == "vault:pkiSecret/secretBackendIntermediateSetSigned:"
+                                                           "SecretBackendIntermediateSetSigned")
+    assert role["inputs"]["certificate"] == "[unknown]"
+
+
+def test_plan_json_to_stdout_keeps_the_tree_on_stderr(capsys) -> None:
+    assert main(["plan", "--stack", "lab", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["schema"] == 1
+    assert captured.err.startswith("stack lab: 33 resources")
+
+
+def _one_node_changed(spec: str) -> str:
+    changed = spec.replace("management_address: 10.199.77.12", "management_address: 10.199.77.22")
+    assert changed != spec
+    return changed
+
+
+def test_against_reports_a_one_node_change_by_urn_and_input(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "old").mkdir()
+    old = tmp_path / "old.json"
+    _plan_in(monkeypatch, stack_root(tmp_path / "old", "lab"))
+    assert main(["plan", "--stack", "lab", "--json", str(old)]) == 0
+    new_root = tmp_path / "new"
+    new_root.mkdir()
+    _plan_in(monkeypatch, stack_root(new_root, "lab", spec_text=_one_node_changed(example_spec("lab"))))
+    capsys.readouterr()
+    assert main(["plan", "--stack", "lab", "--against", str(old), "--detailed-exitcode"]) == 3
+    out = capsys.readouterr().out
+    diff = out.split(f"against {old}:", 1)[1].strip().splitlines()
+    assert diff == [
+        "~ urn:pulumi:lab::podforge::podforge:cluster:GpuCluster$podforge:hw:DgxNode::lab-dgx-02",
+        "    addresses.management: '10.199.77.12' → '10.199.77.22'",
+        "0 to add, 0 to remove, 1 to change (1 inputs)",
+        "note: 7 secret input(s) show as [secret] on both sides; a change of a secret's value cannot be seen offline",
+    ]
+    # Without --detailed-exitcode a change is not an error.
+    assert main(["plan", "--stack", "lab", "--against", str(old)]) == 0
+
+
+def test_against_an_unchanged_plan_exits_zero_with_detailed_exitcode(tmp_path, capsys) -> None:
+    old = tmp_path / "old.json"
+    assert main(["plan", "--stack", "lab", "--json", str(old)]) == 0
+    assert main(["plan", "--stack", "lab", "--against", str(old), "--detailed-exitcode"]) == 0
+    assert "no changes" in capsys.readouterr().out
+
+
+def test_against_shows_added_resources(tmp_path, capsys) -> None:
+    lab = tmp_path / "lab.json"
+    assert main(["plan", "--stack", "lab", "--json", str(lab)]) == 0
+    plan = json.loads(lab.read_text())
+    node = next(r for r in plan["resources"] if r["name"] == "lab-dgx-04")
+    plan["resources"].remove(node)
+    lab.write_text(json.dumps(plan))
+    assert main(["plan", "--stack", "lab", "--against", str(lab), "--detailed-exitcode"]) == 3
+    assert f"+ {node['urn']}" in capsys.readouterr().out
+
+
+def test_an_invalid_spec_exits_2_with_one_line_per_problem(tmp_path, monkeypatch, capsys) -> None:
+    bad = example_spec("lab").replace("management_address: 10.199.77.13", "management_address: 10.199.78.13")
+    bad = bad.replace("rated_iops: 500000", "rated_iops: -1")
+    _plan_in(monkeypatch, stack_root(tmp_path, "lab", spec_text=bad))
+    assert main(["plan", "--stack", "lab"]) == 2
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert len(errors) == 2 and captured.out == ""
+    assert any("nodes.2.management_address: '10.199.78.13' — expected an address inside" in e for e in errors)
+    assert any("storage.arrays.0.rated_iops: -1 — expected" in e for e in errors)
+    assert all(e.split(": ", 1)[0].rsplit(":", 1)[1].isdigit() for e in errors)  # FILE:LINE
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plan", "--stack", "nosuch"], "Pulumi.nosuch.yaml: --stack: 'nosuch' — expected a stack with a settings file"),
+    (["plan", "--stack", "lab", "--against", "absent.json"], "absent.json: --against"),
+])
+def test_bad_input_exits_2_without_a_traceback(argv, message, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_against_a_file_that_is_not_a_plan_exits_2(tmp_path, capsys) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"schema": 7, "resources": []}))
+    assert main(["plan", "--stack", "lab", "--against", str(other)]) == 2
+    assert "expected a plan written by `podforge plan --json` (schema 1)" in capsys.readouterr().err
