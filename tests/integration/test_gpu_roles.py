@@ -1,0 +1,263 @@
+"""The GPU node roles (playbooks/gpu.yml, playbooks/acceptance.yml) against the lab hall: stand-in NVIDIA packages
+from a flat repository on the lab bridge, real Debian packages, real systemd, real reboots.
+
+What needs GPUs, RDMA or kernel modules reports "simulated:" in the play output; these tests check what the lab
+can show for real: pinned and held packages, installed files, units, idempotency, the driver / Fabric Manager
+refusal before any change, an upgrade that swaps both packages together and reboots, and the acceptance gate
+failing a node marked failing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.provisioning.runner import RunResult, TaskEvent, run_playbook
+from components.provisioning.target import HostTarget, targets_from_spec
+from components.render.fabric_files import fabric_files
+from components.spec import load_stack_spec
+from components.standins import build_stack_repositories, serve_directory
+
+pytestmark = pytest.mark.lab
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+UPGRADE = "535.216.01"  # a second stand-in driver branch version, served beside the spec's
+# Roles and the Debian packages (not stand-ins) each needs from the lab's image; a role whose package the image
+# lacks cannot converge there and its tests skip, naming the package.
+DEBIAN_PACKAGES = {"container_runtime": ["containerd"], "dcgm": ["prometheus-node-exporter"], "opensm": ["opensm"],
+                   "storage_client": ["nfs-common"]}
+GPU_NODE_ROLES = ["nvidia_driver", "doca_ofed", "nccl", "container_runtime", "dcgm"]
+
+
+@pytest.fixture(scope="session")
+def spec():
+    return load_stack_spec("lab")[1].spec
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def standin_repository(lab, spec, tmp_path_factory) -> Iterator[str]:
+    """The spec's stand-in repository answering at its URL on the lab bridge: the lab's own when it serves one,
+    else one built and served for this session (with a second driver version for the upgrade test)."""
+    source = spec.software.sources[0]
+    if _answers(f"{source.url}/Packages"):
+        yield source.url
+        return
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed: the stand-in repository cannot be built")
+    root = tmp_path_factory.mktemp("standins")
+    build_stack_repositories(spec, root, driver_versions=(UPGRADE,))
+    host, port = source.url.split("//", 1)[1].split("/", 1)[0].split(":")
+    with serve_directory(root, host, int(port)):
+        yield source.url
+
+
+def _with_gpu_vars(target: HostTarget, spec) -> HostTarget:
+    """The target as the rendered inventory gives it, plus what these roles read that it may not carry yet
+    (package sources, fabric files); values the inventory already has win."""
+    extra: dict[str, Any] = {
+        "podforge_package_sources": [{"name": s.name, "url": s.url, "suite": s.suite} for s in spec.software.sources],
+    }
+    files = {**fabric_files(spec, target.hostname), **target.files}
+    return replace(target, vars={**extra, **target.vars}, files=files)
+
+
+@pytest.fixture(scope="session")
+def targets(lab, spec, standin_repository) -> dict[str, HostTarget]:
+    return {t.hostname: _with_gpu_vars(t, spec) for t in targets_from_spec(spec, known_hosts=lab.known_hosts)}
+
+
+def missing_debian_packages(lab, host: str, roles: list[str]) -> list[str]:
+    """Debian packages `roles` need that the lab image lacks (lab hosts reach no Debian mirror)."""
+    wanted = [p for r in roles for p in DEBIAN_PACKAGES.get(r, [])]
+    return [p for p in wanted if lab.run(host, f"dpkg-query -W -f='${{Status}}' {p} 2>/dev/null").stdout.strip()
+            != "install ok installed"]
+
+
+def gpu_play(tmp: Path, leave_out: set[str]) -> Path:
+    """playbooks/gpu.yml as it is, less the roles in `leave_out`, written to tmp."""
+    plays = yaml.safe_load((PLAYBOOKS / "gpu.yml").read_text())
+    for one in plays:
+        if "roles" in one:
+            one["roles"] = [r for r in one["roles"] if r["role"] not in leave_out]
+    path = tmp / "gpu.yml"
+    path.write_text(yaml.safe_dump([p for p in plays if p.get("roles", True)], sort_keys=False))
+    return path
+
+
+def roles_play(tmp: Path, roles: list[str], hosts: str = "all") -> Path:
+    """The package-sources play of gpu.yml, then `roles` on `hosts` (facts with the virtual subset, as gpu.yml)."""
+    sources = yaml.safe_load((PLAYBOOKS / "gpu.yml").read_text())[0]
+    sources["hosts"] = hosts
+    doc = [sources, {"name": "Roles under test", "hosts": hosts, "gather_facts": True,
+                     "gather_subset": ["!all", "min", "virtual"], "roles": [{"role": r} for r in roles]}]
+    path = tmp / "roles.yml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def run(lab, targets: list[HostTarget], playbook: Path, events: list[TaskEvent] | None = None) -> RunResult:
+    return run_playbook(targets, playbook.name, private_key_file=lab.private_key, playbooks_dir=playbook.parent,
+                        on_event=events.append if events is not None else None, timeout=900)
+
+
+def shell(lab, host: str, command: str) -> str:
+    done = lab.run(host, command)
+    assert done.returncode == 0, f"{host}: {command}: {done.stderr}"
+    return done.stdout
+
+
+def dpkg_versions(lab, host: str, packages: list[str]) -> dict[str, str]:
+    out = shell(lab, host, "dpkg-query -W -f='${Package} ${Version}\\n' " + " ".join(packages) + " 2>/dev/null || true")
+    return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+@pytest.fixture(scope="session")
+def left_out(lab, spec) -> dict[str, list[str]]:
+    """Roles that cannot converge in this lab (role → the Debian packages its image lacks)."""
+    out: dict[str, list[str]] = {}
+    for node in spec.nodes:
+        for role in DEBIAN_PACKAGES:
+            for package in missing_debian_packages(lab, node.hostname, [role]):
+                if package not in out.setdefault(role, []):
+                    out[role].append(package)
+    return {role: missing for role, missing in out.items() if missing}
+
+
+@pytest.fixture(scope="session")
+def converged(lab, targets, left_out, tmp_path_factory) -> tuple[RunResult, RunResult]:
+    """gpu.yml applied twice over the whole lab: the first run converges (and reboots), the second must change nothing."""
+    playbook = gpu_play(tmp_path_factory.mktemp("gpu"), set(left_out))
+    first = run(lab, list(targets.values()), playbook)
+    second = run(lab, list(targets.values()), playbook)
+    return first, second
+
+
+def test_gpu_play_converges_on_the_lab(converged) -> None:
+    first, _ = converged
+    assert first.failed == [], [h.describe() for h in first.failed]
+
+
+def test_second_run_changes_nothing(converged) -> None:
+    _, second = converged
+    assert second.failed == [], [h.describe() for h in second.failed]
+    assert {h.host: h.changed for h in second.hosts.values()} == {h: 0 for h in second.hosts}
+
+
+def test_pinned_packages_are_installed_at_the_spec_versions_and_held(lab, spec, converged) -> None:
+    sw = spec.software
+    branch = sw.driver.branch
+    pins = {f"nvidia-driver-{branch}": sw.driver.version, f"nvidia-fabricmanager-{branch}": sw.fabric_manager.version,
+            f"libnvidia-nscq-{branch}": sw.driver.version, "doca-ofed": sw.doca_ofed.version, "libnccl2": sw.nccl.version,
+            "libnccl-dev": sw.nccl.version, "nccl-tests": sw.nccl_tests.version}
+    for node in spec.nodes:
+        assert dpkg_versions(lab, node.hostname, list(pins)) == pins
+        held = set(shell(lab, node.hostname, "apt-mark showhold").split())
+        assert set(pins) <= held
+
+
+def test_rendered_and_role_files_are_installed(lab, spec, targets, converged) -> None:
+    for node in spec.nodes:
+        host = node.hostname
+        assert shell(lab, host, "cat /etc/nccl.conf") == targets[host].files["/etc/nccl.conf"]
+        assert "blacklist nouveau" in shell(lab, host, "cat /etc/modprobe.d/podforge-blacklist-nouveau.conf")
+        modules = shell(lab, host, "cat /etc/modules-load.d/podforge-rdma.conf").split()
+        assert {"ib_ipoib", "mlx5_ib", "nvidia_peermem"} <= set(modules)
+        fstab = shell(lab, host, "cat /etc/fstab")
+        for mount in targets[host].vars["podforge_mounts"]:
+            assert f"{mount['servers'][0]}:{mount['path']} {mount['mount_point']} nfs" in fstab
+
+
+def test_subnet_manager_gets_the_rendered_fabric_files(lab, spec, targets, left_out, converged) -> None:
+    if "opensm" in left_out:
+        pytest.skip(f"the lab image lacks {', '.join(left_out['opensm'])} (components/lab/rootfs.py BASE_PACKAGES)")
+    for host in (n.hostname for n in spec.nodes if "subnet_manager" in n.roles):
+        for path, content in targets[host].files.items():
+            if path.startswith("/etc/opensm/"):
+                assert shell(lab, host, f"cat {path}") == content
+
+
+@pytest.mark.parametrize("role", sorted(DEBIAN_PACKAGES))
+def test_role_needing_debian_packages_was_converged(role: str, left_out, converged) -> None:
+    if role in left_out:
+        pytest.skip(f"{role} not converged: the lab image lacks {', '.join(left_out[role])} "
+                    f"(components/lab/rootfs.py BASE_PACKAGES)")
+    first, _ = converged
+    assert first.failed == []
+
+
+def test_driver_and_fabric_manager_mismatch_is_refused_before_any_change(lab, spec, targets, converged, tmp_path) -> None:
+    host = spec.nodes[1].hostname
+    target = targets[host]
+    versions = {**target.vars["podforge_versions"], "fabric_manager": UPGRADE}
+    mismatched = replace(target, vars={**target.vars, "podforge_versions": versions})
+    before = shell(lab, host, "dpkg -l; cat /proc/sys/kernel/random/boot_id")
+    result = run(lab, [mismatched], roles_play(tmp_path, ["nvidia_driver"]))
+    outcome = result.hosts[host]
+    assert outcome.status == "failed"
+    assert outcome.failed_task == "nvidia_driver : Refuse a driver and Fabric Manager of different versions"
+    assert outcome.changed == 0
+    assert shell(lab, host, "dpkg -l; cat /proc/sys/kernel/random/boot_id") == before
+
+
+def test_driver_upgrade_swaps_both_packages_together_and_reboots(lab, spec, targets, converged, tmp_path) -> None:
+    host = spec.nodes[2].hostname
+    branch = spec.software.driver.branch
+    packages = [f"nvidia-driver-{branch}", f"nvidia-fabricmanager-{branch}", f"libnvidia-nscq-{branch}"]
+    if UPGRADE not in shell(lab, host, f"apt-cache madison nvidia-driver-{branch}"):
+        pytest.skip(f"the lab's stand-in repository has no driver {UPGRADE} to upgrade to")
+    target = targets[host]
+
+    def apply(version: str) -> RunResult:
+        versions = {**target.vars["podforge_versions"], "driver": version, "fabric_manager": version}
+        return run(lab, [replace(target, vars={**target.vars, "podforge_versions": versions})],
+                   roles_play(tmp_path, ["nvidia_driver"]))
+
+    boot = shell(lab, host, "cat /proc/sys/kernel/random/boot_id")
+    try:
+        upgraded = apply(UPGRADE)
+        assert upgraded.failed == [], [h.describe() for h in upgraded.failed]
+        assert dpkg_versions(lab, host, packages) == {p: UPGRADE for p in packages}
+        # One APT transaction moved all three: they are never at different versions on the node.
+        last = shell(lab, host, "tail -n 4 /var/log/apt/history.log")
+        changed_line = next(line for line in last.splitlines() if line.startswith(("Upgrade:", "Install:")))
+        assert all(f"{p}:" in changed_line for p in packages)
+        assert shell(lab, host, "cat /proc/sys/kernel/random/boot_id") != boot  # rebooted (the supervisor restarted it)
+        assert set(packages) <= set(shell(lab, host, "apt-mark showhold").split())
+    finally:
+        back = apply(spec.software.driver.version)
+    assert back.failed == [], [h.describe() for h in back.failed]
+    assert dpkg_versions(lab, host, packages) == {p: spec.software.driver.version for p in packages}
+
+
+def test_acceptance_gate_fails_a_node_marked_failing_and_stops_the_wave(lab, spec, targets, converged) -> None:
+    wave = [targets[n.hostname] for n in spec.waves()[0]]
+    marked = wave[-1].hostname
+    events: list[TaskEvent] = []
+    shell(lab, marked, "mkdir -p /etc/podforge && echo 'GPU 3 fell off the bus' > /etc/podforge/acceptance-failure")
+    try:
+        gate = run(lab, wave, PLAYBOOKS / "acceptance.yml", events)
+    finally:
+        shell(lab, marked, "rm -f /etc/podforge/acceptance-failure; rmdir /etc/podforge 2>/dev/null || true")
+    assert gate.rc != 0
+    assert gate.hosts[marked].status == "failed"
+    assert "GPU 3 fell off the bus" in gate.hosts[marked].message
+    # max_fail_percentage 0: the play ends for the whole wave at the first failed node.
+    assert not [e for e in events if e.task == "acceptance : Report the gate as simulated" and e.outcome == "ok"]
+    clean = run(lab, wave, PLAYBOOKS / "acceptance.yml")
+    assert clean.rc == 0 and clean.failed == []
