@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "a pinned host key. State lives in .lab/ (docs/lab.md).",
                        **example("podforge lab up && podforge lab status && podforge lab down"))
     actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
-    for name, text, sample in (("up", "build and boot every host; quick and changes nothing when already up",
+    for name, text, sample in (("up", "build and boot every host, start the bridge services; quick and changes nothing "
+                                      "when already up",
                                 "podforge lab up --stack lab"),
                                ("status", "hosts, sshd and services; exit 0 when all are up, 1 otherwise",
                                 "podforge lab status"),
@@ -70,9 +71,11 @@ def _print_status(st: hall.LabStatus) -> int:
         print(f"{h.hostname:<14}{h.address!s:<16}{h.state:<13}{h.boots:>5}  {'answers' if h.sshd else 'silent':<9}"
               f"{h.system:<10}{', '.join(h.failed_units) or '-'}")
     if st.services:
-        print("services the spec expects on the bridge (started by their own commands, not by lab up):")
+        print("services the spec expects on the bridge:")
         for svc, answers in st.services:
-            print(f"  {svc.host}:{svc.port:<6} {'answers' if answers else 'silent':<9}{svc.name}")
+            pid = st.served.get(f"{svc.host}:{svc.port}")
+            runner = (f"lab up, pid {pid}" if pid else "lab up, not running") if st.runs(svc) else "not served in the lab"
+            print(f"  {svc.host}:{svc.port:<6} {'answers' if answers else 'silent':<9}{svc.name} ({runner})")
     up_count = sum(h.healthy for h in st.hosts)
     print(f"lab: {up_count}/{len(st.hosts)} hosts up" + ("" if st.healthy else " — not all up (podforge lab up)"))
     return EXIT_OK if st.healthy else EXIT_FOUND

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from components.lab import bridge_services, network, rootfs
 from components.lab import host as lab_host
-from components.lab import network, rootfs
 from components.lab.errors import LabError, sh
 from components.lab.keys import ensure_key_pair, known_hosts_text
 from components.lab.layout import LabDirs, read_pid
@@ -29,12 +29,14 @@ from components.lab.probe import sshd_answers, wait_for_sshd
 from components.lab.services import LabService
 from components.lab.supervisor import container_leader, read_host_state
 from components.lab.topology import LabHost, LabTopology
+from components.spec import ClusterSpec, load_stack_spec
 from components.spec.loader import PROJECT_ROOT
 
 Progress = Callable[[str], None]
 REQUIRED_TOOLS = ("ip", "mount", "umount", "nsenter", "debootstrap", "systemd-nspawn")
 SSHD_TIMEOUT_S = 90.0
 SUPERVISOR_STOP_S = 30.0
+LOCK_WAIT_S = 180.0  # longer than a first `lab up` that builds the image
 
 
 def missing_tools() -> list[str]:
@@ -55,19 +57,30 @@ def _state_entry(host: LabHost, dirs: LabDirs) -> dict[str, str]:
 
 
 @contextmanager
-def _exclusive(dirs: LabDirs) -> Iterator[None]:
-    """One `lab up` or `lab down` at a time on a state directory."""
+def _exclusive(dirs: LabDirs, progress: Progress) -> Iterator[None]:
+    """One `lab up` or `lab down` at a time on a state directory; a second waits for the first (several test
+    sessions share one lab, and each session's fixture runs `lab up`)."""
     dirs.root.mkdir(parents=True, exist_ok=True)
     with open(dirs.root / "lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LabError(f"another podforge lab up/down is running on {dirs.root}") from None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(f"another podforge lab up/down has been running on {dirs.root} for over "
+                                   f"{LOCK_WAIT_S:.0f} s") from None
+                if not waiting:
+                    progress(f"waiting for another podforge lab up/down on {dirs.root}")
+                    waiting = True
+                time.sleep(0.1)
         yield
 
 
 def up(topo: LabTopology, dirs: LabDirs, progress: Progress = print) -> UpReport:
-    with _exclusive(dirs):
+    with _exclusive(dirs, progress):
         return _up(topo, dirs, progress)
 
 
@@ -123,6 +136,10 @@ def _up(topo: LabTopology, dirs: LabDirs, progress: Progress) -> UpReport:
         report.changed.append("known_hosts")
         progress(f"keys: host keys pinned in {dirs.known_hosts}")
 
+    # The bridge services start now and are waited for after the hosts, so their start overlaps the boot.
+    started_services, services_pending = bridge_services.start(_spec_of(topo), dirs, str(topo.bridge_address.ip), progress)
+    report.changed += started_services
+
     supervisor = read_pid(dirs.supervisor_pid)
     if supervisor is None:
         _kill_strays(dirs, topo)
@@ -151,12 +168,19 @@ def _up(topo: LabTopology, dirs: LabDirs, progress: Progress) -> UpReport:
             seconds = answered.get(h.address)
             if seconds is not None:
                 report.boot_s[h.hostname] = waited_from - boot_started + seconds
+    bridge_services.wait(services_pending, progress)
     report.elapsed_s = time.monotonic() - started
     boots = ", ".join(f"{name} {s:.1f} s" for name, s in report.boot_s.items())
     progress(f"lab up: {len(topo.hosts)} hosts answering SSH on {topo.subnet}"
              + (f"; booted {boots}" if boots else "; nothing changed" if not report.changed else "")
              + f" ({report.elapsed_s:.1f} s)")
     return report
+
+
+def _spec_of(topo: LabTopology) -> ClusterSpec:
+    if topo.spec is not None:
+        return topo.spec
+    return load_stack_spec(topo.stack)[1].spec
 
 
 def _refuse_other_hosts(topo: LabTopology, dirs: LabDirs) -> None:
@@ -246,7 +270,7 @@ def _mounts_under(path: Path) -> list[Path]:
 
 def down(topo: LabTopology, dirs: LabDirs, purge: bool = False, progress: Progress = print) -> list[str]:
     """Stop and remove everything `up` made; the image cache stays unless `purge`. What was removed."""
-    with _exclusive(dirs):
+    with _exclusive(dirs, progress):
         removed = _down(topo, dirs, progress)
     if purge:
         if _mounts_under(dirs.root):
@@ -257,7 +281,7 @@ def down(topo: LabTopology, dirs: LabDirs, purge: bool = False, progress: Progre
 
 
 def _down(topo: LabTopology, dirs: LabDirs, progress: Progress) -> list[str]:
-    removed: list[str] = []
+    removed = bridge_services.stop(dirs, progress)
     supervisor = read_pid(dirs.supervisor_pid)
     if supervisor:
         progress(f"supervisor: stopping pid {supervisor} and its hosts")
@@ -311,11 +335,18 @@ class LabStatus:
     bridge_up: bool
     supervisor: int | None
     hosts: list[HostStatus]
-    services: list[tuple[LabService, bool]]  # declared on the bridge, and whether each answers (informational)
+    services: list[tuple[LabService, bool]]  # declared on the bridge, and whether each answers
+    # "HOST:PORT" of each service `lab up` runs for this spec → its pid (None: not running); the others the spec
+    # declares on the bridge (Redfish, the array's API) are not served in the lab and only inform.
+    served: dict[str, int | None] = field(default_factory=dict)
+
+    def runs(self, service: LabService) -> bool:
+        return f"{service.host}:{service.port}" in self.served
 
     @property
     def healthy(self) -> bool:
-        return self.bridge_up and self.supervisor is not None and all(h.healthy for h in self.hosts)
+        return (self.bridge_up and self.supervisor is not None and all(h.healthy for h in self.hosts)
+                and all(answers for svc, answers in self.services if self.runs(svc)))
 
 
 def in_host(dirs: LabDirs, hostname: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -349,5 +380,8 @@ def status(topo: LabTopology, dirs: LabDirs, services: list[LabService] | None =
                                 sshd_answers(host.address) if running else False, system, failed))
     # Without the bridge the lab addresses are routed off the machine: probing them would say nothing.
     probed = [(svc, bridge_up and svc.answers()) for svc in services or []]
-    return LabStatus(topo.bridge, bridge_up, read_pid(dirs.supervisor_pid), hosts, probed)
+    running = bridge_services.running(dirs)
+    served = {f"{host}:{port}": running.get(name, ("", None))[1]
+              for name, (host, port) in bridge_services.endpoints(_spec_of(topo), str(topo.bridge_address.ip)).items()}
+    return LabStatus(topo.bridge, bridge_up, read_pid(dirs.supervisor_pid), hosts, probed, served)
 

@@ -7,6 +7,8 @@
     .lab/known_hosts                every host's SSH host key under its management address (pinned)
     .lab/lab.json                   what `lab up` built: bridge, hosts, addresses (read by the supervisor)
     .lab/supervisor.pid, supervisor.log   the one supervisor that restarts rebooted hosts
+    .lab/repository/, repository.json    the stand-in APT repository served on the bridge (cached) and its recipe
+    .lab/services/                  the bridge services' processes, configs, CA and keys (0700; `lab down` drops it)
 """
 
 from __future__ import annotations
@@ -87,6 +89,18 @@ class LabDirs:
     @property
     def supervisor_log(self) -> Path:
         return self.root / "supervisor.log"
+
+    @property
+    def repository(self) -> Path:
+        return self.root / "repository"
+
+    @property
+    def repository_stamp(self) -> Path:
+        return self.root / "repository.json"
+
+    @property
+    def services(self) -> Path:
+        return self.root / "services"
 
     def host(self, hostname: str) -> HostDirs:
         return HostDirs(self.root / "hosts" / hostname)

@@ -1,6 +1,6 @@
 """The services a lab spec expects on the lab bridge (package repository, Redfish BMCs, Vault API, KMIP,
-the array's management API), read from the spec: `lab status` shows whether each answers. `lab up` builds
-the hosts; these services are started by their own commands, so they inform and do not decide the status.
+the array's management API), read from the spec: `lab status` shows whether each answers. `lab up` runs
+the repository, Vault API and KMIP (components.lab.bridge_services); the others only inform.
 """
 
 from __future__ import annotations
@@ -39,7 +39,13 @@ def _endpoint(name: str, url: str) -> LabService | None:
 def declared_services(spec: ClusterSpec, bridge: IPv4Address) -> list[LabService]:
     """Endpoints on the bridge address the spec names, once each (first name wins)."""
     found: list[LabService | None] = [_endpoint(f"apt source {s.name}", s.url) for s in spec.software.sources]
-    found += [_endpoint(f"Redfish BMC of {n.hostname}", n.bmc) for n in spec.nodes]
+    bmcs: dict[str, list[str]] = {}  # one emulator may serve every node's BMC: name the endpoint once, by its nodes
+    for n in spec.nodes:
+        bmcs.setdefault(n.bmc.removeprefix("redfish://").split("/", 1)[0], []).append(n.hostname)
+    for n in spec.nodes:
+        hosts = bmcs[n.bmc.removeprefix("redfish://").split("/", 1)[0]]
+        found.append(_endpoint(f"Redfish BMC of {n.hostname}" if len(hosts) == 1
+                               else f"Redfish BMCs of {', '.join(hosts)}", n.bmc))
     if spec.keys.vault:
         found.append(_endpoint("Vault API", spec.keys.vault.address))
         if spec.keys.vault.kmip:

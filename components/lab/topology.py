@@ -7,10 +7,10 @@ management address. Nothing here touches the machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from components.spec import LoadedSpec, Problem, SpecError
+from components.spec import ClusterSpec, LoadedSpec, Problem, SpecError
 
 BRIDGE = "pfbr0"
 DEFAULT_INTERFACE = "host0"
@@ -46,6 +46,7 @@ class LabTopology:
     bridge: str
     bridge_address: IPv4Interface
     hosts: tuple[LabHost, ...]
+    spec: ClusterSpec | None = field(default=None, compare=False, repr=False)  # what the bridge services come from
 
     @property
     def subnet(self) -> IPv4Network:
@@ -91,4 +92,4 @@ def lab_topology(stack: str, loaded: LoadedSpec) -> LabTopology:
     assert gateway is not None
     interface = mgmt.interface or DEFAULT_INTERFACE
     hosts = tuple(LabHost(n.hostname, n.management_address, mgmt.cidr, gateway, interface) for n in spec.nodes)
-    return LabTopology(stack, BRIDGE, IPv4Interface(f"{gateway}/{mgmt.cidr.prefixlen}"), hosts)
+    return LabTopology(stack, BRIDGE, IPv4Interface(f"{gateway}/{mgmt.cidr.prefixlen}"), hosts, spec)

@@ -13,6 +13,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from components.lab import bridge_services
 from components.lab.access import LabAccess
 from components.lab.layout import read_pid
 from components.lab.probe import sshd_answers
@@ -139,7 +140,7 @@ def test_a_rebooted_host_comes_back_through_the_supervisor(lab: LabAccess) -> No
 def test_status_reports_a_host_that_is_off_and_up_starts_it_again(lab: LabAccess) -> None:
     done = podforge("lab", "status")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("answers") == len(lab.hosts)
+    assert sum(line.startswith("lab-") and " answers " in line for line in done.stdout.splitlines()) == len(lab.hosts)
     hostname, address = lab.hosts[3]
     lab.run(hostname, "systemctl poweroff")
     wait_until(lambda: read_host_state(lab.dirs.host(hostname)).get("state") == "powered off", 30, "poweroff")
@@ -155,7 +156,9 @@ def test_status_reports_a_host_that_is_off_and_up_starts_it_again(lab: LabAccess
 def test_lab_down_twice_leaves_no_namespace_bridge_mount_or_process(lab: LabAccess) -> None:
     supervisor = read_pid(lab.dirs.supervisor_pid)
     nspawns = [read_pid(lab.dirs.host(h).pid_file) for h, _ in lab.hosts]
-    assert supervisor and all(nspawns)
+    services = [pid for _, pid in bridge_services.running(lab.dirs).values()]
+    assert lab.topology.spec is not None
+    assert supervisor and all(nspawns) and len(services) == len(bridge_services.endpoints(lab.topology.spec, lab.bridge_address))
     try:
         first, second = podforge("lab", "down"), podforge("lab", "down")
         assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
@@ -165,9 +168,13 @@ def test_lab_down_twice_leaves_no_namespace_bridge_mount_or_process(lab: LabAcce
         links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
         assert "pfbr0" not in links and "pfv" not in links
         assert str(lab.state_dir) not in Path("/proc/self/mountinfo").read_text()
-        for pid in [supervisor, *nspawns]:
+        assert not lab.dirs.services.exists(), "down discards the services' CA, keys and token"
+        listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout
+        assert "10.199.77.1:" not in listening, listening
+        for pid in [supervisor, *nspawns, *services]:
             assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
         assert (lab.state_dir / "rootfs" / "base.json").exists(), "down keeps the image cache"
+        assert lab.dirs.repository_stamp.exists(), "down keeps the built stand-in repository"
     finally:
         lab.up()  # later lab tests of the session get their lab back
 
