@@ -33,6 +33,9 @@ BASE_PACKAGES: dict[str, tuple[str, ...]] = {
     "base_role": ("auditd", "chrony", "libpam-pwquality", "rsyslog"),
     # storage clients (NFS mounts of the flash arrays' exports)
     "storage": ("nfs-common",),
+    # the GPU roles' Debian dependencies (the NVIDIA/Mellanox packages come from the lab's stand-in
+    # repository): container_runtime (containerd, runc), dcgm (node exporter), opensm on subnet managers
+    "gpu_roles": ("containerd", "opensm", "prometheus-node-exporter", "runc"),
     # what a person debugging a lab host reaches for
     "debugging": ("iputils-ping", "less"),
 }
