@@ -29,22 +29,44 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 demo: setup
-	@echo "== validate the example stacks =="
+	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)
+	step() { echo; echo "== $$* =="; }
+	step "validate the example stacks"
 	$(PODFORGE) validate --stack lab --summary
-	echo
 	$(PODFORGE) validate --stack superpod --summary
+	step "plan of the lab stack (offline preview, no Pulumi CLI needed)"
+	$(PODFORGE) plan --stack lab
+	step "policy check: mlps-level3 and gpu-baseline"
+	$(PODFORGE) policy check --stack lab
+	$(PODFORGE) policy check --stack superpod
+	if [ "$$root" = no ]; then
+	  echo; echo "The lab hall needs root (network namespaces, systemd-nspawn): run 'make demo' as root for the rollout."
+	  exit 0
+	fi
+	step "lab up: the hosts the lab spec declares"
+	$(PODFORGE) lab up
+	step "rollout (every host converges)"
+	$(PODFORGE) rollout --stack lab
+	step "rollout again (nothing changed: every host skipped, no connection)"
+	$(PODFORGE) rollout --stack lab
+	step "rollout --force (runs every host: changed=0 everywhere)"
+	$(PODFORGE) rollout --stack lab --force
+	step "lab status"
+	$(PODFORGE) lab status
+	echo; echo "The lab is still running. Stop it with: make lab-down"
 
 test: setup
-	$(BIN)/python -m pytest tests/unit -q
+	$(BIN)/python -m pytest tests/unit tests/integration -q
 
 bench: setup
 	$(BIN)/python -m tests.benchmarks
 
 lint: setup
 	$(BIN)/ruff check components tests policies scripts __main__.py
+	$(BIN)/ansible-lint --offline -q playbooks
 
 lab-down:
-	@if [ -x $(PODFORGE) ] && $(PODFORGE) --help | grep -q " lab "; then $(PODFORGE) lab down; else echo "no lab"; fi
+	@if [ -x $(PODFORGE) ]; then $(PODFORGE) lab down; else echo "nothing to stop (no .venv)"; fi
 
 clean: lab-down
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.benchmarks import plan
+from tests.benchmarks import plan, policy
 
-BENCHMARKS = {"plan": plan}
+BENCHMARKS = {"plan": plan, "policy": policy}
 
 
 def main(argv: list[str] | None = None) -> int:
