@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:  # `podforge ... | head`: the reader left; say nothing more
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("podforge: interrupted", file=sys.stderr)
         return 130

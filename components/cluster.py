@@ -15,9 +15,12 @@ from components.fabric import InfiniBandFabric, InfiniBandFabricArgs
 from components.governance import Governance
 from components.keys import VaultKmip
 from components.node import DgxNode, DgxNodeArgs, leaf_ports_by_node
+from components.providers.node_provisioning import NodeProvisioning, provision_in_waves
+from components.provisioning.target import targets_from_spec
 from components.serving import ModelServing
 from components.software import SoftwareSet
 from components.spec import ClusterSpec, SpecError
+from components.spec.loader import PROJECT_ROOT
 from components.storage import FlashStorageArray, FlashStorageArrayArgs
 
 TYPE = "podforge:cluster:GpuCluster"
@@ -53,6 +56,7 @@ class GpuCluster(pulumi.ComponentResource):
     governance: Governance
     software: SoftwareSet
     serving: ModelServing | None
+    provisioning: dict[str, NodeProvisioning]
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
@@ -76,6 +80,11 @@ class GpuCluster(pulumi.ComponentResource):
         self.governance = Governance(f"{name}-governance", spec, child)
         self.software = SoftwareSet(f"{name}-software", spec, child)
         self.serving = ModelServing(f"{name}-serving", spec, child) if spec.serving is not None else None
+        # The same graph drives Ansible: one NodeProvisioning per node, a child of its DgxNode, in rollout waves.
+        targets = {t.hostname: t for t in targets_from_spec(spec)}
+        self.provisioning = provision_in_waves(
+            [[targets[n.hostname] for n in wave] for wave in spec.waves()], _automation_key(args),
+            health_gate=spec.rollout.health_gate, parents=dict(self.nodes))
         self.register_outputs({"nodes": sorted(self.nodes), "fabrics": sorted(self.fabrics),
                                "arrays": sorted(self.arrays)})
 
@@ -83,3 +92,13 @@ class GpuCluster(pulumi.ComponentResource):
     def management_addresses(self) -> dict[str, str]:
         """Hostname → management address (plain data: known before anything is created)."""
         return {h: n.args.addresses["management"] for h, n in self.nodes.items()}
+
+
+def _automation_key(args: GpuClusterArgs) -> pulumi.Output[str]:
+    """The automation private key as a secret: the stack's secret, or the key file the stack names (the lab's
+    .lab/id_ed25519, read where the program runs). Empty when neither exists yet; the provider refuses an
+    empty key before connecting, saying what to do."""
+    if args.ssh_private_key is not None:
+        return pulumi.Output.secret(args.ssh_private_key)
+    path = None if args.ssh_private_key_file is None else PROJECT_ROOT / args.ssh_private_key_file
+    return pulumi.Output.secret(path.read_text() if path is not None and path.is_file() else "")

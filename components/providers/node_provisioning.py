@@ -47,6 +47,9 @@ class NodeProvisioningProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = [CheckFailure(k, "required input") for k in REQUIRED_INPUTS if k not in news]
+        if news.get("private_key") == "":
+            failures.append(CheckFailure("private_key", f"{news.get('hostname')}: no automation private key (set the "
+                                                        "secret podforge:sshPrivateKey; for the lab, run podforge lab up)"))
         connection = news.get("connection")
         if isinstance(connection, dict) and connection.get("host_keys") == []:
             failures.append(CheckFailure("connection", f"{news.get('hostname')}: no pinned host key; "

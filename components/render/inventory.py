@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from components.render.environment import render
-from components.render.fabric_files import fabric_files
+from components.render.fabric_files import fabric_files, sm_port_device
 from components.spec.cluster import ClusterSpec
 from components.spec.loader import PROJECT_ROOT
 from components.spec.nodes import Node, NodeRole
@@ -94,7 +94,8 @@ def host_vars(spec: ClusterSpec, node: Node) -> dict[str, Any]:
     """What the roles need to know about one node, all from the spec; no connection settings."""
     sku = spec.sku_of(node)
     software = spec.software
-    sm = [(f.name, s.priority) for f in spec.fabrics for s in f.subnet_managers if s.host == node.hostname]
+    sm = [{"fabric": f.name, "priority": s.priority, "device": sm_port_device(spec, f, node.hostname)}
+          for f in spec.fabrics for s in f.subnet_managers if s.host == node.hostname]
     return {
         "podforge_site": spec.site.name,
         "podforge_lab": spec.site.lab,
@@ -106,7 +107,8 @@ def host_vars(spec: ClusterSpec, node: Node) -> dict[str, Any]:
         "podforge_rack": node.rack,
         "podforge_roles": [r.value for r in node.roles],
         "podforge_sku": {"name": node.sku, "model": sku.model, "gpu_model": sku.gpu.model, "gpu_count": sku.gpu.count,
-                         "nvswitch": sku.has_nvswitch},
+                         "nvswitch": sku.has_nvswitch,
+                         "allreduce_busbw_floor_gbs": sku.acceptance.allreduce_busbw_floor_gbs},
         "podforge_addresses": {
             "management": str(node.management_address),
             "inband": str(node.inband_address) if node.inband_address else None,
@@ -115,7 +117,7 @@ def host_vars(spec: ClusterSpec, node: Node) -> dict[str, Any]:
         },
         "podforge_compute_hcas": _compute_links(spec, node),
         "podforge_storage_hcas": [h.device for h in sku.storage_hcas],
-        "podforge_subnet_manager": [{"fabric": f, "priority": p} for f, p in sm],
+        "podforge_subnet_manager": sm,
         "podforge_mounts": _mounts(spec, node),
         "podforge_versions": {
             "os": software.os,

@@ -80,7 +80,7 @@ def test_host_vars_carry_versions_addresses_and_subnet_manager(lab) -> None:
     hv = host_vars(lab, lab.node("lab-dgx-01"))
     assert hv["podforge_addresses"]["management"] == "10.199.77.11"
     assert hv["podforge_versions"]["driver"] == hv["podforge_versions"]["fabric_manager"] == "535.183.06"
-    assert hv["podforge_subnet_manager"] == [{"fabric": "lab-ib", "priority": 15}]
+    assert hv["podforge_subnet_manager"] == [{"fabric": "lab-ib", "priority": 15, "device": "mlx5_0"}]
     assert host_vars(lab, lab.node("lab-dgx-02"))["podforge_subnet_manager"] == []
     assert hv["podforge_audit_log_days"] == 180
 

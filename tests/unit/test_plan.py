@@ -25,13 +25,14 @@ def test_plan_prints_the_tree_and_counts(capsys) -> None:
     assert main(["plan", "--stack", "lab"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == "stack lab: 33 resources (offline preview)"
+    assert lines[0] == "stack lab: 37 resources (offline preview)"
     assert lines[1] == "pulumi:pulumi:Stack  podforge-lab  (1 children)"
     assert lines[2] == "└─ podforge:cluster:GpuCluster  lab  (9 children)"
-    assert "   ├─ podforge:hw:DgxNode  lab-dgx-01" in lines
+    assert "   ├─ podforge:hw:DgxNode  lab-dgx-01  (1 children)" in lines
+    assert "   │  └─ pulumi-python:dynamic/podforge:NodeProvisioning  lab-dgx-01-provisioning" in lines
     assert "   └─ podforge:storage:FlashStorageArray  lab-flash" in lines
     assert "   │  ├─ vault:kmip/secretRole:SecretRole  lab-vault-kmip-lab-flash" in lines
-    assert "       4  podforge:hw:DgxNode" in lines and "      33  total" in lines
+    assert "       4  podforge:hw:DgxNode" in lines and "      37  total" in lines
 
 
 def test_plan_folds_long_runs_of_siblings(capsys) -> None:
@@ -64,7 +65,7 @@ def test_plan_json_to_stdout_keeps_the_tree_on_stderr(capsys) -> None:
     assert main(["plan", "--stack", "lab", "--json", "-"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["schema"] == 1
-    assert captured.err.startswith("stack lab: 33 resources")
+    assert captured.err.startswith("stack lab: 37 resources")
 
 
 def _one_node_changed(spec: str) -> str:
@@ -85,12 +86,15 @@ def test_against_reports_a_one_node_change_by_urn_and_input(tmp_path, monkeypatc
     assert main(["plan", "--stack", "lab", "--against", str(old), "--detailed-exitcode"]) == 3
     out = capsys.readouterr().out
     diff = out.split(f"against {old}:", 1)[1].strip().splitlines()
-    assert diff == [
-        "~ urn:pulumi:lab::podforge::podforge:cluster:GpuCluster$podforge:hw:DgxNode::lab-dgx-02",
-        "    addresses.management: '10.199.77.12' → '10.199.77.22'",
-        "0 to add, 0 to remove, 1 to change (1 inputs)",
-        "note: 7 secret input(s) show as [secret] on both sides; a change of a secret's value cannot be seen offline",
-    ]
+    node = "urn:pulumi:lab::podforge::podforge:cluster:GpuCluster$podforge:hw:DgxNode::lab-dgx-02"
+    provisioning = ("urn:pulumi:lab::podforge::podforge:cluster:GpuCluster$podforge:hw:DgxNode"
+                    "$pulumi-python:dynamic/podforge:NodeProvisioning::lab-dgx-02-provisioning")
+    # The node and the provisioning run it drives change; nothing else does.
+    assert sorted(line for line in diff if line.startswith("~ ")) == [f"~ {provisioning}", f"~ {node}"]
+    assert "    addresses.management: '10.199.77.12' → '10.199.77.22'" in diff
+    assert "    vars.podforge_addresses.management: '10.199.77.12' → '10.199.77.22'" in diff
+    assert "0 to add, 0 to remove, 2 to change (4 inputs)" in diff
+    assert diff[-1].startswith("note: ") and "cannot be seen offline" in diff[-1]
     # Without --detailed-exitcode a change is not an error.
     assert main(["plan", "--stack", "lab", "--against", str(old)]) == 0
 
