@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.benchmarks import plan, policy
+from tests.benchmarks import plan, policy, rollout
 
-BENCHMARKS = {"plan": plan, "policy": policy}
+BENCHMARKS = {"plan": plan, "policy": policy, "rollout": rollout}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only this benchmark")
-    parser.add_argument("--sizes", type=int, nargs="+", help="cluster sizes for the plan benchmark")
+    parser.add_argument("--sizes", type=int, nargs="+", help="cluster sizes for the plan benchmark; lab host counts for rollout")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
     args = parser.parse_args(argv)
     failed = 0
