@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"podforge: no automation key: give --private-key FILE, set {KEY_ENV}, or start an ssh-agent",
               file=sys.stderr)
         return 2
+    if spec.site.lab and not _lab_bridge_up():
+        # Without the bridge, lab addresses would route out of this machine: never send anything there.
+        print("podforge: the lab is down (no bridge): run `podforge lab up` first", file=sys.stderr)
+        return 2
     waves = [[targets[n.hostname] for n in wave] for wave in spec.waves()]
     state_file = args.state_file or state_path(stack.name, spec, PROJECT_ROOT)
     try:
@@ -78,6 +82,13 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(report.summary())
     return 1 if report.failed else 0
+
+
+def _lab_bridge_up() -> bool:
+    from components.lab.network import link_exists
+    from components.lab.topology import BRIDGE
+
+    return link_exists(BRIDGE)
 
 
 def _private_key(args: argparse.Namespace, config: dict) -> Path | None:

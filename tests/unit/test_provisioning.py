@@ -160,3 +160,15 @@ def test_runner_events_name_role_task_and_say_simulated() -> None:
     assert events[0].task == "base : Report chronyd as simulated" and events[0].message.startswith("simulated:")
     assert failures["h"] == ("failed", "base : Set password aging", "item 'PASS_MAX_DAYS': no file")
     assert failures["h2"][2] == "output hidden (no_log)"
+
+
+def test_rollout_of_a_lab_stack_refuses_when_the_lab_bridge_is_down(monkeypatch, capsys) -> None:
+    # With the bridge gone, lab addresses would route off this machine: nothing may be sent.
+    from components.cli import main
+    from components.commands import rollout as command
+
+    monkeypatch.setattr(command, "_lab_bridge_up", lambda: False)
+    monkeypatch.setattr(command, "roll_out", lambda *a, **k: pytest.fail("rollout started with the lab down"))
+    monkeypatch.setenv(command.KEY_ENV, __file__)  # any existing file: the key check passes, the bridge check decides
+    assert main(["rollout", "--stack", "lab"]) == 2
+    assert "the lab is down" in capsys.readouterr().err
