@@ -34,7 +34,10 @@ def nspawn_argv(root: Path, netns: str, hostname: str) -> list[str]:
     """The one command line a lab host boots with: nspawn's default capabilities minus the dropped ones."""
     return ["systemd-nspawn", "-q", "--register=no", "--keep-unit", "--boot", "-D", str(root),
             f"--network-namespace-path=/run/netns/{netns}", f"--machine={hostname}",
-            f"--drop-capability={','.join(DROPPED_CAPABILITIES)}"]
+            f"--drop-capability={','.join(DROPPED_CAPABILITIES)}",
+            # The host's own /etc/localtime is the base role's to set: nspawn's default (auto) would point it back
+            # at the machine's zone on every boot, and a reboot would undo the role.
+            "--timezone=off"]
 
 
 def container_leader(nspawn_pid: int) -> int | None:

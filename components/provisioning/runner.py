@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,11 +92,13 @@ def run_health_gate(targets: Iterable[HostTarget], **kwargs: Any) -> RunResult:
 def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: str | None = None,
                  private_key_file: Path | None = None, check: bool = False, limit: list[str] | None = None,
                  on_event: Callable[[TaskEvent], None] | None = None, playbooks_dir: Path = PLAYBOOKS_DIR,
-                 forks: int = 10, timeout: int = 1800) -> RunResult:
+                 forks: int = 10, timeout: int = 1800, settings: Mapping[str, str] | None = None) -> RunResult:
     """Run `playbook` on `targets` (or the `limit` subset); host keys pinned, checking on.
 
     The key is `private_key` (PEM text, e.g. a Pulumi secret; written 0600 inside the private dir only)
-    or `private_key_file`; with neither, ssh uses the agent at SSH_AUTH_SOCK.
+    or `private_key_file`; with neither, ssh uses the agent at SSH_AUTH_SOCK. `settings` are extra
+    ANSIBLE_* variables over ansible.cfg (the rollout benchmark compares settings with them); they cannot
+    replace the runner's own (host key checking, this run's control sockets and temp dir).
     """
     targets = list(targets)
     run_hosts = [t for t in targets if limit is None or t.hostname in limit]
@@ -123,7 +125,7 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
         runner = ansible_runner.run(
             private_data_dir=str(private), project_dir=str(playbooks_dir), playbook=playbook,
             inventory=str(inventory), limit=",".join(t.hostname for t in run_hosts), forks=forks,
-            cmdline="--check --diff" if check else None, envvars=_environment(private), quiet=True,
+            cmdline="--check --diff" if check else None, envvars={**(settings or {}), **_environment(private)}, quiet=True,
             event_handler=handle, timeout=timeout, suppress_env_files=True)
         return _result(playbook, runner, run_hosts, failures)
     finally:

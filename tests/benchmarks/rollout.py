@@ -45,7 +45,8 @@ from components.spec.loader import PROJECT_ROOT
 
 STACK = "lab"
 SIZES = (1, 2, 4)
-BUDGET_S = 420.0  # the whole benchmark, lab converge included, stays under ~8 minutes on 2 cores
+# The whole benchmark, lab converge included, stays under ~8 minutes on 2 cores; runs that would pass it are left out.
+BUDGET_S = float(os.environ.get("PODFORGE_ROLLOUT_BENCH_BUDGET_S", "420"))
 RUN_TIMEOUT_S = 300
 GOAL_NOOP_CONNECTIONS = 0
 # Ansible's own ssh_args default (ansible-core 2.19, ssh connection plugin).
@@ -70,8 +71,8 @@ ONE_AT_A_TIME = (
     Variant("pipelining off", {"ANSIBLE_PIPELINING": "False"}),
     Variant("no ControlPersist (one login per task)", {"ANSIBLE_SSH_ARGS": "-o ServerAliveInterval=15 -o ConnectTimeout=10"}),
     Variant("all facts in every play", full_facts=True),
-    Variant("interpreter discovery", {"ANSIBLE_PYTHON_INTERPRETER": "auto"}),
     Variant("+ gathering=smart (facts once per run)", {"ANSIBLE_GATHERING": "smart"}),
+    Variant("interpreter discovery", {"ANSIBLE_PYTHON_INTERPRETER": "auto"}),
 )
 
 
@@ -302,6 +303,9 @@ def report(counts: list[int], largest: int, results: dict[tuple[str, int], Measu
             tally[key] = tally.get(key, 0) + 1
         hosts = "; ".join(f"{count} {what}" for what, count in tally.items()) or f"rc {cli.rc}"
         lines.append(f"{label:<52} {cli.seconds:>6.1f} {cli.logins:>6}  {hosts}")
+        # A forced run of converged hosts should change nothing: name the tasks that did.
+        lines += [f"    changed: {line.strip()}" for line in cli.output.splitlines()
+                  if line.startswith("  wave ") and line.rstrip().endswith(" changed")][:12]
     problems = [f"{name} ({n} hosts): {p}" for (name, n), m in results.items() for p in m.problems[:2]]
     if problems:
         lines.append("")

@@ -51,6 +51,7 @@ def test_hosts_boot_with_nspawns_default_capabilities_minus_audit_control() -> N
     assert "--network-namespace-path=/run/netns/lab-dgx-01" in argv
     assert not [a for a in argv if a.startswith("--capability")], "no extra capabilities"
     assert "--drop-capability=CAP_AUDIT_CONTROL" in argv
+    assert "--timezone=off" in argv  # the base role owns /etc/localtime; a reboot must not reset it
 
 
 def test_the_package_list_is_one_sorted_list_with_what_hosts_and_roles_need() -> None:
