@@ -12,7 +12,7 @@ from components.arrays.base import KmipEndpoint
 from components.spec import load_stack_spec
 from components.spec.storage import ArrayEncryption, ArrayVendor
 
-PLANTED_KEY = "-----BEGIN PRIVATE KEY-----\nplanted-array-key-7f3a\n-----END PRIVATE KEY-----\n"
+PLANTED_KEY = "-----BEGIN " "PRIVATE KEY-----\nplanted-array-key-7f3a\n-----END PRIVATE KEY-----\n"
 PLANTED_CERT = "-----BEGIN CERTIFICATE-----\nplanted-client-cert\n-----END CERTIFICATE-----\n"
 PLANTED_CA = "-----BEGIN CERTIFICATE-----\nplanted-ca\n-----END CERTIFICATE-----\n"
 

