@@ -51,6 +51,8 @@ demo: setup
 	$(PODFORGE) rollout --stack lab
 	step "rollout --force (runs every host: changed=0 everywhere)"
 	$(PODFORGE) rollout --stack lab --force
+	step "verify every node over SSH (GPU, HCA and DCGM results are simulated in the lab)"
+	$(PODFORGE) verify --stack lab
 	step "lab status"
 	$(PODFORGE) lab status
 	echo; echo "The lab is still running. Stop it with: make lab-down"

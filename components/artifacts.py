@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from components.spec.cluster import ClusterSpec
 from components.spec.nodes import NodeRole
-from components.spec.software import PackageSource, Pinned
+from components.spec.software import PackageSource, Pinned, dcgm_major
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,12 @@ def _cuda_major(nccl_version: str) -> str | None:
     return match.group(1) if match else None
 
 
+DCGM_EXPORTER_PACKAGE = "datacenter-gpu-manager-exporter"  # ships /usr/bin/dcgm-exporter, nvidia-dcgm-exporter.service
+
+
 def dcgm_packages(version: str, nccl_version: str) -> list[str]:
     """DCGM 3 is one package; DCGM 4 splits into a core package and one per CUDA major (diagnostics need it)."""
-    match = re.match(r"(?:\d+:)?(\d+)", version)  # an APT epoch (`1:3.3.7`) may lead
-    major = int(match.group(1)) if match else 3
+    major = dcgm_major(version)
     if major < 4:
         return ["datacenter-gpu-manager"]
     names = [f"datacenter-gpu-manager-{major}-core"]
@@ -99,6 +101,8 @@ def stack_artifacts(spec: ClusterSpec) -> Artifacts:
         ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
          "libnvidia-container1"], "GPU containers (CDI specs)")
     add("dcgm", sw.dcgm, dcgm_packages(sw.dcgm.version, sw.nccl.version), "GPU health, diagnostics and metrics")
+    if sw.dcgm_exporter is not None:
+        add("dcgm_exporter", sw.dcgm_exporter, [DCGM_EXPORTER_PACKAGE], "GPU metrics for Prometheus on :9400")
     return Artifacts(sw.os, spec.site.lab, tuple(packages), _images(spec))
 
 

@@ -199,7 +199,8 @@ software:
   nccl: {version: 2.21.5-1+cuda12.4, source: su1-mirror}
   nccl_tests: {version: 2.13.9, source: su1-mirror}
   container_toolkit: {version: 1.16.2-1, source: su1-mirror}
-  dcgm: {version: 3.3.7, source: su1-mirror}
+  dcgm: {version: "1:4.4.1-1", source: su1-mirror}
+  dcgm_exporter: {version: 4.6.0-1, source: su1-mirror}
 
 access:
   roles:

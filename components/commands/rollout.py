@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 
 from components.commands import example
+from components.commands._keyfile import KEY_ENV, automation_key_file
+from components.commands._lab_guard import LAB_DOWN, lab_is_down
 from components.provisioning.rollout import roll_out
 from components.provisioning.runner import ProvisioningError
 from components.provisioning.state import state_path
 from components.provisioning.target import targets_from_spec
 from components.spec import load_stack_spec
 from components.spec.loader import PROJECT_ROOT
-
-KEY_ENV = "PODFORGE_SSH_PRIVATE_KEY_FILE"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"podforge: --limit: no such host in {loaded.file}: {', '.join(unknown)} "
                   f"(hosts: {', '.join(targets)})", file=sys.stderr)
             return 2
-    key_file = _private_key(args, stack.config)
+    key_file = automation_key_file(args.private_key, stack.config)
     if key_file is not None and not key_file.is_file():
         hint = " (run `podforge lab up` first)" if spec.site.lab else ""
         print(f"podforge: private key {key_file}: no such file{hint}", file=sys.stderr)
@@ -66,9 +66,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"podforge: no automation key: give --private-key FILE, set {KEY_ENV}, or start an ssh-agent",
               file=sys.stderr)
         return 2
-    if spec.site.lab and not _lab_bridge_up():
-        # Without the bridge, lab addresses would route out of this machine: never send anything there.
-        print("podforge: the lab is down (no bridge): run `podforge lab up` first", file=sys.stderr)
+    if lab_is_down(spec):
+        print(f"podforge: {LAB_DOWN}", file=sys.stderr)
         return 2
     waves = [[targets[n.hostname] for n in wave] for wave in spec.waves()]
     state_file = args.state_file or state_path(stack.name, spec, PROJECT_ROOT)
@@ -82,21 +81,6 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(report.summary())
     return 1 if report.failed else 0
-
-
-def _lab_bridge_up() -> bool:
-    from components.lab.network import link_exists
-    from components.lab.topology import BRIDGE
-
-    return link_exists(BRIDGE)
-
-
-def _private_key(args: argparse.Namespace, config: dict) -> Path | None:
-    chosen = args.private_key or os.environ.get(KEY_ENV) or config.get("podforge:sshPrivateKeyFile")
-    if not chosen or isinstance(chosen, dict):  # a `secure:` value is for the Pulumi path, not read here
-        return None
-    path = Path(chosen)
-    return path if path.is_absolute() else PROJECT_ROOT / path
 
 
 def _print(line: str) -> None:

@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hosts", help="comma-separated testinfra hosts: local:// or paramiko://[USER@]HOST[:PORT] "
                                    "(default: every node of the spec over SSH at its management address)")
     p.add_argument("--node", help="check the host as this node of the spec (default: matched by hostname/address)")
-    p.add_argument("--ssh-key", help="private key file for SSH hosts (default: ssh-agent); host keys are pinned "
+    p.add_argument("--ssh-key", help="private key file for SSH hosts (default: $PODFORGE_SSH_PRIVATE_KEY_FILE, the "
+                                     "stack's podforge:sshPrivateKeyFile, else the ssh-agent); host keys are pinned "
                                      "from the spec")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON (schema 1)")
 
@@ -45,12 +46,19 @@ def default_hosts(stack: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from components.commands._keyfile import automation_key_file
+    from components.commands._lab_guard import LAB_DOWN, lab_is_down
     from components.verify.runner import VerifyTargetError, verify
 
-    _, loaded = load_stack_spec(args.stack)
+    stack, loaded = load_stack_spec(args.stack)
     hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else default_hosts(args.stack)
+    if any(not h.startswith("local://") for h in hosts) and lab_is_down(loaded.spec):
+        print(f"podforge verify: {LAB_DOWN}", file=sys.stderr)
+        return EXIT_INVALID
+    key = automation_key_file(args.ssh_key, stack.config)
     try:
-        report = verify(args.stack, loaded.spec, hosts, node_name=args.node, identity_file=args.ssh_key)
+        report = verify(args.stack, loaded.spec, hosts, node_name=args.node,
+                        identity_file=str(key) if key is not None else None)
     except VerifyTargetError as exc:
         print(f"podforge verify: {exc}", file=sys.stderr)
         return EXIT_INVALID

@@ -129,6 +129,7 @@ def host_vars(spec: ClusterSpec, node: Node) -> dict[str, Any]:
             "nccl_tests": software.nccl_tests.version,
             "container_toolkit": software.container_toolkit.version,
             "dcgm": software.dcgm.version,
+            "dcgm_exporter": software.dcgm_exporter.version if software.dcgm_exporter else "",
         },
         "podforge_package_sources": [s.model_dump(mode="json", exclude_none=True) for s in software.sources],
         "podforge_serving": spec.serving.model_dump(mode="json") if spec.serving else None,

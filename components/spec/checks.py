@@ -18,6 +18,7 @@ from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
 from components.spec.fabric import Fabric, FabricPurpose, SwitchTier
 from components.spec.nodes import NodeRole
+from components.spec.software import dcgm_major
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, object, str]
@@ -420,10 +421,16 @@ def _software(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]
                f"the driver's version {sw.driver.version} (the fabric manager refuses to start on a mismatch)")
     if not sw.driver.version.startswith(sw.driver.branch + "."):
         yield ("software", "driver", "version"), sw.driver.version, f"a version of branch {sw.driver.branch}"
-    for part in ("driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm"):
-        source = getattr(sw, part).source
-        if source not in names:
-            yield ("software", part, "source"), source, f"a source declared in software.sources ({', '.join(sorted(names))})"
+    for part in ("driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm",
+                 "dcgm_exporter"):
+        pin = getattr(sw, part)
+        if pin is not None and pin.source not in names:
+            yield (("software", part, "source"), pin.source,
+                   f"a source declared in software.sources ({', '.join(sorted(names))})")
+    if sw.dcgm_exporter is not None and dcgm_major(sw.dcgm.version) < 4:
+        yield (("software", "dcgm", "version"), sw.dcgm.version,
+               "DCGM 4 or later when software.dcgm_exporter is pinned (datacenter-gpu-manager-exporter depends on "
+               "datacenter-gpu-manager-4-core)")
 
 
 @needs("access")

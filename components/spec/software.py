@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field
 
 from components.spec.base import Name, SpecModel
+
+
+def dcgm_major(version: str) -> int:
+    """DCGM's major version from its package version; an APT epoch (`1:4.4.1-1`) may lead. Unreadable → 3."""
+    match = re.match(r"(?:\d+:)?(\d+)", version)
+    return int(match.group(1)) if match else 3
 
 
 class PackageSource(SpecModel):
@@ -36,3 +43,8 @@ class Software(SpecModel):
     nccl_tests: Pinned = Field(description="nccl-tests (all_reduce_perf for acceptance).")
     container_toolkit: Pinned = Field(description="NVIDIA Container Toolkit.")
     dcgm: Pinned = Field(description="NVIDIA DCGM (health and diagnostics).")
+    dcgm_exporter: Pinned | None = Field(
+        None, description="NVIDIA dcgm-exporter (package datacenter-gpu-manager-exporter, its own version, e.g. "
+                          "4.6.0-1): DCGM fields for Prometheus on :9400. Released paired with a DCGM 4 version "
+                          "(NVIDIA's release notes name the pair); needs DCGM 4. Without it the exporter is not "
+                          "installed.")

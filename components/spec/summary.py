@@ -31,7 +31,8 @@ def summary(spec: ClusterSpec) -> str:
                  f"{', '.join(f'{k.name}/{k.rotation_period}' for k in vault.transit.keys)}, PKI {vault.pki.cert_ttl}")
     sw = spec.software
     lines.append(f"  software  driver {sw.driver.version} = fabric manager {sw.fabric_manager.version}, "
-                 f"DOCA-OFED {sw.doca_ofed.version}, NCCL {sw.nccl.version}, DCGM {sw.dcgm.version}")
+                 f"DOCA-OFED {sw.doca_ofed.version}, NCCL {sw.nccl.version}, DCGM {sw.dcgm.version}"
+                 + (f" + exporter {sw.dcgm_exporter.version}" if sw.dcgm_exporter else ""))
     lines.append(f"  access    {len(spec.access.roles)} roles, {len(spec.access.administrators)} administrators")
     waves = spec.waves()
     lines.append(f"  rollout   {len(waves)} waves of ≤ {len(waves[0])} node(s)"

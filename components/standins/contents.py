@@ -52,6 +52,7 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "datacenter-gpu-manager-4-core": ("dcgmi", "nv-hostengine"),
 }
 _UNITS: dict[str, tuple[tuple[str, str], ...]] = {  # unit name, what runs in the real one
+    "datacenter-gpu-manager-exporter": (("nvidia-dcgm-exporter", "NVIDIA DCGM exporter"),),
     "nvidia-driver-{branch}": (("nvidia-persistenced", "NVIDIA Persistence Daemon"),),
     "nvidia-fabricmanager-{branch}": (("nvidia-fabricmanager", "NVIDIA fabric manager service"),),
     "datacenter-gpu-manager": (("nvidia-dcgm", "NVIDIA DCGM service"),),
@@ -65,6 +66,7 @@ _SUMMARIES = {
     "nccl_tests": "NCCL tests (all_reduce_perf and friends)",
     "container_toolkit": "NVIDIA Container Toolkit",
     "dcgm": "NVIDIA Data Center GPU Manager",
+    "dcgm_exporter": "NVIDIA DCGM exporter for Prometheus",
 }
 # Exact dependencies the real packages declare, so APT resolves the stand-ins the way it resolves the originals.
 _DEPENDS = {
@@ -93,10 +95,62 @@ def _unit(unit: str, what: str, package: str, version: str) -> str:
             "WantedBy=multi-user.target\n")
 
 
+def _exporter_unit(what: str) -> str:
+    return ("[Unit]\n"
+            f"Description={what} ({LABEL}, simulated)\n\n"
+            "[Service]\n"
+            "ExecStart=/usr/bin/dcgm-exporter -f /etc/dcgm-exporter/default-counters.csv -a :9400\n\n"
+            "[Install]\n"
+            "WantedBy=multi-user.target\n")
+
+
 DAEMON_SCRIPT = ("#!/bin/sh\n"
                  f"# Runs in place of a real NVIDIA daemon in a {LABEL} unit: says so, then idles.\n"
                  f"echo \"simulated: $1 from $2 $3 is a {LABEL}; it manages nothing\"\n"
                  "exec sleep infinity\n")
+
+
+# The stand-in dcgm-exporter answers like the real one on its --address with the fields of its --collectors file,
+# each as `# HELP` / `# TYPE` only: there is no GPU, so no sample is served, and a `podforge_standin_simulated`
+# series plus a comment say so. Options as the real exporter's (-a/--address, -f/--collectors); others ignored.
+EXPORTER_SCRIPT = """#!/usr/bin/python3
+# %(label)s for dcgm-exporter (package %(package)s %(version)s): there is no GPU here.
+import argparse, csv, http.server
+
+parser = argparse.ArgumentParser(prog="dcgm-exporter")
+parser.add_argument("-a", "--address", default=":9400")
+parser.add_argument("-f", "--collectors", default="/etc/dcgm-exporter/default-counters.csv")
+args, _ = parser.parse_known_args()
+host, _, port = args.address.rpartition(":")
+fields = []
+with open(args.collectors, encoding="utf-8") as f:
+    for row in csv.reader(line for line in f if line.strip() and not line.lstrip().startswith("#")):
+        if len(row) >= 2:
+            fields.append((row[0].strip(), row[1].strip(), ",".join(row[2:]).strip()))
+lines = ["# simulated: %(label)s from %(package)s %(version)s; no GPU, no sample values"]
+for name, kind, about in fields:
+    lines += ["# HELP %%s %%s" %% (name, about), "# TYPE %%s %%s" %% (name, kind)]
+lines += ["# HELP podforge_standin_simulated 1: this exporter is a podforge lab stand-in",
+          "# TYPE podforge_standin_simulated gauge",
+          'podforge_standin_simulated{package="%(package)s",version="%(version)s"} 1']
+body = ("\\n".join(lines) + "\\n").encode()
+
+
+class Metrics(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/metrics" else 404)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        if self.path == "/metrics":
+            self.wfile.write(body)
+
+    def log_message(self, *_):
+        pass
+
+
+print("simulated: dcgm-exporter stand-in serving %%d field(s) on %%s" %% (len(fields), args.address), flush=True)
+http.server.HTTPServer((host or "0.0.0.0", int(port)), Metrics).serve_forever()
+"""
 
 
 def standin_package(artifact: PackageArtifact, branch: str) -> StandinPackage:
@@ -108,10 +162,16 @@ def standin_package(artifact: PackageArtifact, branch: str) -> StandinPackage:
     files += [StandinFile(f"/usr/bin/{cmd}", _script(cmd, artifact.name, artifact.version), 0o755)
               for cmd in _COMMANDS.get(key, ())]
     units = _UNITS.get(key, ())
-    files += [StandinFile(f"/lib/systemd/system/{unit}.service", _unit(unit, what, artifact.name, artifact.version))
-              for unit, what in units]
-    if units:
-        files.append(StandinFile(_daemon_path(artifact.name), DAEMON_SCRIPT, 0o755))
+    if artifact.component == "dcgm_exporter":
+        # The real package's unit runs the exporter itself; so does the stand-in's (roles override ExecStart).
+        files.append(StandinFile("/usr/bin/dcgm-exporter", EXPORTER_SCRIPT % {
+            "label": LABEL, "package": artifact.name, "version": artifact.version}, 0o755))
+        files += [StandinFile(f"/lib/systemd/system/{unit}.service", _exporter_unit(what)) for unit, what in units]
+    else:
+        files += [StandinFile(f"/lib/systemd/system/{unit}.service", _unit(unit, what, artifact.name, artifact.version))
+                  for unit, what in units]
+        if units:
+            files.append(StandinFile(_daemon_path(artifact.name), DAEMON_SCRIPT, 0o755))
     depends = tuple(f"{dep} (= {artifact.version})" for dep in _DEPENDS.get(artifact.name, ()))
     return StandinPackage(artifact.name, artifact.version, _SUMMARIES[artifact.component], depends, tuple(files))
 

@@ -9,6 +9,7 @@ failing a node marked failing.
 
 from __future__ import annotations
 
+import json
 import shutil
 import urllib.error
 import urllib.request
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.artifacts import stack_artifacts
+from components.cli import main as podforge
 from components.provisioning.runner import RunResult, TaskEvent, run_playbook
 from components.provisioning.target import HostTarget, targets_from_spec
 from components.render.fabric_files import fabric_files
@@ -165,6 +168,9 @@ def test_pinned_packages_are_installed_at_the_spec_versions_and_held(lab, spec, 
     pins = {f"nvidia-driver-{branch}": sw.driver.version, f"nvidia-fabricmanager-{branch}": sw.fabric_manager.version,
             f"libnvidia-nscq-{branch}": sw.driver.version, "doca-ofed": sw.doca_ofed.version, "libnccl2": sw.nccl.version,
             "libnccl-dev": sw.nccl.version, "nccl-tests": sw.nccl_tests.version}
+    # DCGM (with its APT epoch) and dcgm-exporter, by the names `podforge artifacts` lists.
+    pins |= {p.name: p.version for p in stack_artifacts(spec).packages if p.component in ("dcgm", "dcgm_exporter")}
+    assert "datacenter-gpu-manager-exporter" in pins
     for node in spec.nodes:
         assert dpkg_versions(lab, node.hostname, list(pins)) == pins
         held = set(shell(lab, node.hostname, "apt-mark showhold").split())
@@ -261,3 +267,67 @@ def test_acceptance_gate_fails_a_node_marked_failing_and_stops_the_wave(lab, spe
     assert not [e for e in events if e.task == "acceptance : Report the gate as simulated" and e.outcome == "ok"]
     clean = run(lab, wave, PLAYBOOKS / "acceptance.yml")
     assert clean.rc == 0 and clean.failed == []
+
+
+METRICS = "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:9400/metrics\").read().decode())'"
+
+
+def test_dcgm_exporter_runs_the_packaged_unit_with_podforges_fields(lab, spec, left_out, converged) -> None:
+    if "dcgm" in left_out:
+        pytest.skip(f"dcgm not converged: the lab image lacks {', '.join(left_out['dcgm'])}")
+    fields = yaml.safe_load((PLAYBOOKS / "roles" / "dcgm" / "defaults" / "main.yml").read_text())["dcgm_exporter_fields"]
+    for node in spec.nodes:
+        host = node.hostname
+        assert shell(lab, host, "systemctl is-active nvidia-dcgm-exporter").strip() == "active"
+        unit = shell(lab, host, "systemctl cat nvidia-dcgm-exporter")
+        assert "/etc/systemd/system/nvidia-dcgm-exporter.service.d/podforge.conf" in unit
+        assert ("--address :9400 --collectors /etc/dcgm-exporter/podforge-counters.csv --collect-interval 30000 "
+                "--remote-hostengine-info localhost:5555") in unit
+        body = shell(lab, host, METRICS)
+        assert [f"# HELP {f['name']} {f['help']}" for f in fields] == [
+            line for line in body.splitlines() if line.startswith("# HELP DCGM_FI_")]
+        assert "podforge_standin_simulated" in body  # the lab's exporter says it is a stand-in
+
+
+def _verify_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, dict[str, dict]], str]:
+    out = tmp_path / "verify.json"
+    rc = podforge(["verify", "--stack", "lab", "--json", str(out)])
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    by_node = {n["node"]: {f"{r['area']}/{r['check']}": r for r in n["results"]} for n in report["nodes"]}
+    return rc, by_node, text
+
+
+def test_verify_checks_every_lab_node_over_ssh_with_pinned_keys(lab, spec, left_out, converged, tmp_path,
+                                                                capsys) -> None:
+    if "dcgm" in left_out:
+        pytest.skip(f"dcgm not converged: the lab image lacks {', '.join(left_out['dcgm'])}")
+    rc, by_node, text = _verify_report(tmp_path, capsys)
+    assert rc == 0, text
+    assert sorted(by_node) == sorted(n.hostname for n in spec.nodes)
+    for node, results in by_node.items():
+        assert "node/reachable" not in results, results.get("node/reachable")
+        assert results["monitoring/node_exporter"]["status"] == "passed"  # real in the lab
+        assert results["nccl/nccl_conf"]["status"] == "passed"
+        exporter = results["monitoring/dcgm_exporter"]
+        assert exporter["status"] == "simulated" and "lab stand-in dcgm-exporter answers on :9400 naming 17" in exporter[
+            "detail"], (node, exporter)
+        assert not [k for k, r in results.items() if r["status"] == "passed" and "stand-in" in r["detail"]]
+    assert "stack lab: 4 node(s);" in text and " 0 failed," in text
+
+
+def test_verify_fails_the_node_whose_exporter_stopped_and_names_it(lab, spec, left_out, converged, tmp_path,
+                                                                   capsys) -> None:
+    if "dcgm" in left_out:
+        pytest.skip(f"dcgm not converged: the lab image lacks {', '.join(left_out['dcgm'])}")
+    host = spec.nodes[3].hostname
+    shell(lab, host, "systemctl stop prometheus-node-exporter")
+    try:
+        rc, by_node, _ = _verify_report(tmp_path, capsys)
+    finally:
+        shell(lab, host, "systemctl start prometheus-node-exporter")
+    assert rc == 1
+    failed = {(node, key) for node, results in by_node.items() for key, r in results.items() if r["status"] == "failed"}
+    assert failed == {(host, "monitoring/node_exporter")}
+    assert by_node[host]["monitoring/node_exporter"]["detail"] == (
+        "node-exporter is installed but nothing listens on :9100")

@@ -76,9 +76,12 @@ def test_apt_sees_both_driver_versions_and_prefers_the_newer(apt: IsolatedApt) -
 
 
 def test_apt_downloads_the_pinned_version(apt: IsolatedApt) -> None:
-    result = apt("apt-get", "download", "nvidia-driver-535=535.183.06", "datacenter-gpu-manager=3.3.7")
+    # DCGM's version carries an APT epoch (1:), as NVIDIA's packages do; apt names the file with it escaped.
+    result = apt("apt-get", "download", "nvidia-driver-535=535.183.06", "datacenter-gpu-manager-4-core=1:4.4.1-1",
+                 "datacenter-gpu-manager-exporter=4.6.0-1")
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in apt.downloads.glob("*.deb")) == ["datacenter-gpu-manager_3.3.7_all.deb",
+    assert sorted(p.name for p in apt.downloads.glob("*.deb")) == ["datacenter-gpu-manager-4-core_1%3a4.4.1-1_all.deb",
+                                                                  "datacenter-gpu-manager-exporter_4.6.0-1_all.deb",
                                                                   "nvidia-driver-535_535.183.06_all.deb"]
 
 

@@ -30,7 +30,9 @@ def test_superpod_needs_the_pinned_nvidia_and_mellanox_packages(superpod) -> Non
         ("nvidia-container-toolkit-base", "1.16.2-1"),
         ("libnvidia-container-tools", "1.16.2-1"),
         ("libnvidia-container1", "1.16.2-1"),
-        ("datacenter-gpu-manager", "3.3.7"),
+        ("datacenter-gpu-manager-4-core", "1:4.4.1-1"),
+        ("datacenter-gpu-manager-4-cuda12", "1:4.4.1-1"),
+        ("datacenter-gpu-manager-exporter", "4.6.0-1"),
     ]
 
 
@@ -50,7 +52,8 @@ def test_a_single_gpu_node_needs_no_fabric_manager_no_ofed_and_dcgm_4_packages()
     names = [p.name for p in artifacts.packages]
     assert not any("fabricmanager" in n or "nscq" in n for n in names)  # gpu-h200-1 has no NVSwitch
     assert "doca-ofed" not in names  # nor any HCA
-    assert names[-2:] == ["datacenter-gpu-manager-4-core", "datacenter-gpu-manager-4-cuda13"]
+    assert names[-3:] == ["datacenter-gpu-manager-4-core", "datacenter-gpu-manager-4-cuda13",
+                          "datacenter-gpu-manager-exporter"]
     assert artifacts.images == ()  # no serving section
 
 
@@ -83,7 +86,7 @@ def test_text_output_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["artifacts", "--stack", "superpod"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Artifacts of stack superpod (specs/superpod.yaml, ubuntu-22.04)\n")
-    assert "Packages (12)" in out and "Container images (1)" in out
+    assert "Packages (14)" in out and "Container images (1)" in out
     row = next(line for line in out.splitlines() if line.strip().startswith("nvidia-fabricmanager-535 "))
     assert row.split() == ["nvidia-fabricmanager-535", "535.183.06", "su1-mirror",
                            "http://mirror.su1.bank.internal/nvidia", "./"]
@@ -92,3 +95,9 @@ def test_text_output_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_unknown_stack_is_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["artifacts", "--stack", "nope"]) == 2
     assert "Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_no_exporter_package_without_a_pin() -> None:
+    h200 = load_stack_spec("h200")[1].spec
+    unpinned = h200.model_copy(update={"software": h200.software.model_copy(update={"dcgm_exporter": None})})
+    assert "datacenter-gpu-manager-exporter" not in [p.name for p in stack_artifacts(unpinned).packages]

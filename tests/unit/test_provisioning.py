@@ -167,8 +167,42 @@ def test_rollout_of_a_lab_stack_refuses_when_the_lab_bridge_is_down(monkeypatch,
     from components.cli import main
     from components.commands import rollout as command
 
-    monkeypatch.setattr(command, "_lab_bridge_up", lambda: False)
+    monkeypatch.setattr(command, "lab_is_down", lambda spec: spec.site.lab)
     monkeypatch.setattr(command, "roll_out", lambda *a, **k: pytest.fail("rollout started with the lab down"))
     monkeypatch.setenv(command.KEY_ENV, __file__)  # any existing file: the key check passes, the bridge check decides
     assert main(["rollout", "--stack", "lab"]) == 2
     assert "the lab is down" in capsys.readouterr().err
+
+
+def test_verify_of_a_lab_stack_refuses_when_the_lab_bridge_is_down(monkeypatch, capsys) -> None:
+    from components.cli import main
+    from components.commands import _lab_guard
+    from components.verify import runner
+
+    monkeypatch.setattr(_lab_guard, "lab_is_down", lambda spec: spec.site.lab)
+    monkeypatch.setattr(runner, "verify", lambda *a, **k: pytest.fail("verify connected with the lab down"))
+    assert main(["verify", "--stack", "lab"]) == 2
+    assert "podforge verify: the lab is down (no bridge): run `podforge lab up` first" in capsys.readouterr().err
+
+
+def test_verify_uses_the_stacks_automation_key_and_every_node_over_ssh(monkeypatch, capsys) -> None:
+    from components.cli import main
+    from components.commands import _keyfile, _lab_guard
+    from components.verify import runner
+    from components.verify.results import Report
+
+    seen: dict = {}
+
+    def fake_verify(stack, spec, hosts, node_name=None, identity_file=None):
+        seen.update(stack=stack, hosts=hosts, identity_file=identity_file)
+        return Report(stack)
+
+    monkeypatch.delenv(_keyfile.KEY_ENV, raising=False)
+    monkeypatch.setattr(_lab_guard, "lab_is_down", lambda spec: False)
+    monkeypatch.setattr(runner, "verify", fake_verify)
+    assert main(["verify", "--stack", "lab"]) == 0
+    assert seen["hosts"] == [f"paramiko://root@10.199.77.{11 + i}:22" for i in range(4)]
+    assert seen["identity_file"] == str(_keyfile.PROJECT_ROOT / ".lab" / "id_ed25519")  # Pulumi.lab.yaml's key file
+    monkeypatch.setenv(_keyfile.KEY_ENV, "/keys/automation")
+    assert main(["verify", "--stack", "lab"]) == 0 and seen["identity_file"] == "/keys/automation"
+    assert main(["verify", "--stack", "lab", "--ssh-key", "/keys/other"]) == 0 and seen["identity_file"] == "/keys/other"

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,52 @@ def test_roles_find_the_commands_and_units_they_use(lab) -> None:
     for command in ("nvidia-smi", "nv-fabricmanager", "dcgmi", "nv-hostengine", "all_reduce_perf", "nvidia-ctk",
                     "ofed_info"):
         assert f"/usr/bin/{command}" in paths
-    for unit in ("nvidia-persistenced", "nvidia-fabricmanager", "nvidia-dcgm"):
+    for unit in ("nvidia-persistenced", "nvidia-fabricmanager", "nvidia-dcgm", "nvidia-dcgm-exporter"):
         assert f"/lib/systemd/system/{unit}.service" in paths
+    assert "/usr/bin/dcgm-exporter" in paths
+
+
+def test_the_stand_in_exporter_serves_the_configured_fields_without_samples(lab, tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    exporter = next(s for s in standin_packages(lab) if s.name == "datacenter-gpu-manager-exporter")
+    script = tmp_path / "dcgm-exporter"
+    script.write_text(next(f.text for f in exporter.files if f.path == "/usr/bin/dcgm-exporter"))
+    fields = tmp_path / "fields.csv"
+    fields.write_text("# DCGM field, Prometheus metric type, help message\n"
+                      "DCGM_FI_DEV_GPU_UTIL, gauge, GPU utilization (%)\nDCGM_FI_DEV_FB_USED, gauge, Framebuffer used\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The options the dcgm role's drop-in passes, as the real dcgm-exporter takes them.
+    server = subprocess.Popen([sys.executable, str(script), "--address", f"127.0.0.1:{port}", "--collectors", str(fields),
+                               "--collect-interval", "30000", "--remote-hostengine-info", "localhost:5555"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().startswith("simulated: dcgm-exporter stand-in")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert "# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (%)\n# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n" in body
+    assert "# HELP DCGM_FI_DEV_FB_USED " in body
+    assert not [line for line in body.splitlines() if line.startswith("DCGM_FI_")]  # no GPU: no sample values
+    assert 'podforge_standin_simulated{package="datacenter-gpu-manager-exporter",version="4.6.0-1"} 1' in body
 
 
 def test_the_index_matches_the_files(repo: Path) -> None:
     stanzas = _stanzas((repo / "Packages").read_text())
-    assert len(stanzas) == 15  # 12 pinned packages and the upgrade's driver, fabric manager and NSCQ
+    assert len(stanzas) == 17  # 14 pinned packages and the upgrade's driver, fabric manager and NSCQ
     for stanza in stanzas:
         data = (repo / stanza["Filename"]).read_bytes()
         assert int(stanza["Size"]) == len(data)

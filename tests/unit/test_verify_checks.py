@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from components.spec import load_stack_spec
 from components.verify.checks import Check, all_checks, check_named, run_check
+from components.verify.checks.monitoring import _PY_FETCH
 from components.verify.expectations import NodeExpectation
 from components.verify.results import Status
 from components.verify.shell import Completed
@@ -162,8 +164,7 @@ def test_fabric_manager_on_an_nvswitch_sku() -> None:
 
 def test_lab_hosts_report_hardware_checks_simulated() -> None:
     expect = expectation("lab")
-    for key in ("gpu/driver_loaded", "gpu/inventory", "gpu/fabric_manager", "hca/ports_active",
-                "monitoring/dcgm_exporter"):
+    for key in ("gpu/driver_loaded", "gpu/inventory", "gpu/fabric_manager", "hca/ports_active"):
         status, detail = outcome(key, h200_node(), expect)
         assert status is Status.simulated and detail.startswith("lab host:"), key
 
@@ -216,6 +217,29 @@ def test_dcgm_exporter_answering_installed_silent_or_absent() -> None:
     assert outcome("monitoring/dcgm_exporter", silent, expect) == (
         Status.failed, "dcgm-exporter is installed but nothing listens on :9400")
     assert outcome("monitoring/dcgm_exporter", FakeShell(), expect)[0] is Status.not_present
+    help_only = FakeShell(files={"/proc/net/tcp": TCP_LISTEN_9400}, tools={"curl"},
+                          commands={"curl -fsS --max-time 5 http://127.0.0.1:9400/metrics":
+                                    "# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization.\n# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n"})
+    assert outcome("monitoring/dcgm_exporter", help_only, expect) == (
+        Status.failed, ":9400/metrics answers without a DCGM_FI_DEV_GPU_UTIL sample")
+
+
+STAND_IN_METRICS = ("# simulated: podforge lab stand-in from datacenter-gpu-manager-exporter 4.6.0-1\n"
+                    "# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (%)\n# TYPE DCGM_FI_DEV_GPU_UTIL gauge\n"
+                    "# HELP DCGM_FI_DEV_FB_USED Framebuffer memory used (MiB)\n# TYPE DCGM_FI_DEV_FB_USED gauge\n"
+                    'podforge_standin_simulated{package="datacenter-gpu-manager-exporter",version="4.6.0-1"} 1\n')
+
+
+def test_the_lab_stand_in_exporter_is_simulated_never_passed() -> None:
+    shell = FakeShell(files={"/proc/net/tcp": TCP_LISTEN_9400}, tools={"python3"},
+                      commands={f"python3 -c {shlex.quote(_PY_FETCH)} http://127.0.0.1:9400/metrics": STAND_IN_METRICS})
+    assert outcome("monitoring/dcgm_exporter", shell, expectation("lab")) == (
+        Status.simulated, "lab stand-in dcgm-exporter answers on :9400 naming 2 DCGM field(s), no samples (no GPU)")
+    # The stand-in answering on a node outside a lab is wrong, not simulated.
+    assert outcome("monitoring/dcgm_exporter", shell, expectation("h200"))[0] is Status.failed
+    # In the lab the exporter must run: installed and silent fails there too.
+    silent = FakeShell(tools={"dcgm-exporter"})
+    assert outcome("monitoring/dcgm_exporter", silent, expectation("lab"))[0] is Status.failed
 
 
 def test_dcgm_host_engine_counts_the_gpus() -> None:

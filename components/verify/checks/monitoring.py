@@ -20,10 +20,11 @@ class Exporter:
     binaries: tuple[str, ...]
     units: tuple[str, ...]
     metric: str          # a series every healthy exporter of this kind serves
-    stand_in_in_lab: bool
+    stand_in_in_lab: bool  # the lab runs a stand-in that names its fields without samples
 
 
-DCGM_EXPORTER = Exporter("dcgm-exporter", 9400, ("dcgm-exporter",), ("dcgm-exporter",), "DCGM_FI_DEV_GPU_UTIL", True)
+DCGM_EXPORTER = Exporter("dcgm-exporter", 9400, ("dcgm-exporter",), ("nvidia-dcgm-exporter", "dcgm-exporter"),
+                         "DCGM_FI_DEV_GPU_UTIL", True)
 # Debian and Ubuntu ship node-exporter as prometheus-node-exporter: real in the lab too.
 NODE_EXPORTER = Exporter("node-exporter", 9100, ("node_exporter", "prometheus-node-exporter"),
                          ("node_exporter", "node-exporter", "prometheus-node-exporter"), "node_cpu_seconds_total", False)
@@ -55,11 +56,16 @@ def fetch(shell: NodeShell, url: str) -> str | None:
     return result.stdout if result.rc == 0 else None
 
 
+STAND_IN_MARK = "podforge_standin_simulated"  # the series the lab's stand-in exporter serves (components/standins)
+
+
+def _has_sample(body: str, metric: str) -> bool:
+    return re.search(rf"(?m)^{re.escape(metric)}[{{ ]", body) is not None
+
+
 def _exporter(shell: NodeShell, expect: NodeExpectation, exporter: Exporter) -> Outcome:
     if not expect.gpu_node:
         return unneeded(f"{expect.hostname} has no gpu_node role")
-    if expect.lab and exporter.stand_in_in_lab:
-        return stand_in(f"lab host: {exporter.name} is a stand-in (no GPU to export)")
     if exporter.port not in _listening(shell):
         installed = any(shell.has(b) for b in exporter.binaries) or any(_unit_exists(shell, u) for u in exporter.units)
         if not installed:
@@ -68,8 +74,16 @@ def _exporter(shell: NodeShell, expect: NodeExpectation, exporter: Exporter) -> 
     body = fetch(shell, f"http://127.0.0.1:{exporter.port}/metrics")
     if body is None:
         return bad(f"something listens on :{exporter.port} but /metrics did not answer")
-    if exporter.metric not in body:
-        return bad(f":{exporter.port}/metrics answers without {exporter.metric}")
+    if exporter.stand_in_in_lab and STAND_IN_MARK in body:
+        if not expect.lab:
+            return bad(f":{exporter.port} serves the podforge lab stand-in on a node that is not in a lab")
+        if f"# HELP {exporter.metric} " not in body:
+            return bad(f"the lab stand-in on :{exporter.port} does not name {exporter.metric}")
+        fields = len(re.findall(r"(?m)^# HELP DCGM_FI_", body))
+        return stand_in(f"lab stand-in {exporter.name} answers on :{exporter.port} naming {fields} DCGM field(s), "
+                        "no samples (no GPU)")
+    if not _has_sample(body, exporter.metric):
+        return bad(f":{exporter.port}/metrics answers without a {exporter.metric} sample")
     return ok(f"{exporter.name} answers on :{exporter.port} with {exporter.metric}")
 
 
