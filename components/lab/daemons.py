@@ -106,7 +106,7 @@ def _signal_group(pid: int, sig: int) -> None:
 
 def spawn_detached(argv: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> int:
     """Fork twice so the service is init's child, never a zombie of `lab up` (or of a test session that ran it),
-    and leads its own session and process group; returns its pid."""
+    and leads its own session and process group; returns its pid once it has exec'd argv."""
     argv = list(argv)
     read_end, write_end = os.pipe()
     child = os.fork()
@@ -117,7 +117,8 @@ def spawn_detached(argv: Sequence[str], env: dict[str, str], cwd: Path, log: Pat
             if grandchild:
                 os.write(write_end, str(grandchild).encode())
                 os._exit(0)
-            os.close(write_end)
+            # write_end stays open here: it is close-on-exec, so the parent's read ends only once the service
+            # has exec'd (or died), and a pid() right after start sees the service's own command line.
             os.setsid()
             os.chdir(cwd)
             devnull = os.open(os.devnull, os.O_RDONLY)
