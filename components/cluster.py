@@ -80,11 +80,12 @@ class GpuCluster(pulumi.ComponentResource):
         self.governance = Governance(f"{name}-governance", spec, child)
         self.software = SoftwareSet(f"{name}-software", spec, child)
         self.serving = ModelServing(f"{name}-serving", spec, child) if spec.serving is not None else None
-        # The same graph drives Ansible: one NodeProvisioning per node, a child of its DgxNode, in rollout waves.
+        # The same graph drives Ansible: one NodeProvisioning per node, a child of its DgxNode, in rollout waves
+        # joined by one RolloutWave barrier per wave (children of the cluster).
         targets = {t.hostname: t for t in targets_from_spec(spec)}
         self.provisioning = provision_in_waves(
             [[targets[n.hostname] for n in wave] for wave in spec.waves()], _automation_key(args),
-            health_gate=spec.rollout.health_gate, parents=dict(self.nodes))
+            health_gate=spec.rollout.health_gate, parents=dict(self.nodes), waves_parent=self, waves_prefix=name)
         self.register_outputs({"nodes": sorted(self.nodes), "fabrics": sorted(self.fabrics),
                                "arrays": sorted(self.arrays)})
 

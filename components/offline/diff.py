@@ -1,11 +1,14 @@
 """`podforge plan --against OLD.json`: what a change adds, removes and alters, by URN and input.
 
 Both sides are schema-1 plans. A secret shows as "[secret]" on both sides, so a change of a secret's value
-cannot be seen here; the diff says so whenever a secret input is present.
+cannot be seen here; the diff says so whenever a secret input is present. An input holding JSON text (a
+NodeProvisioning's `vars` and `files`) is compared as the object it encodes, as the Pulumi CLI shows it:
+`vars.podforge_versions.dcgm`, not one long string.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +76,7 @@ def _walk(urn: str, path: str, old: Any, new: Any, out: list[Change]) -> int:
     """Append the differences between two input values; return how many secrets were compared blind."""
     if old == SECRET or new == SECRET:
         return 1
+    old, new = _decoded(old), _decoded(new)
     if isinstance(old, dict) and isinstance(new, dict):
         secrets = 0
         for key in sorted(old.keys() | new.keys()):
@@ -90,6 +94,18 @@ def _walk(urn: str, path: str, old: Any, new: Any, out: list[Change]) -> int:
     if old != new:
         out.append(Change(urn, path, old, new))
     return 0
+
+
+def _decoded(value: Any) -> Any:
+    """The object or array a JSON-text input encodes; anything else as it is."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(decoded, (dict, list)):
+            return decoded
+    return value
 
 
 def _count_secrets(value: Any) -> int:

@@ -24,6 +24,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.providers.rollout_wave import RolloutWave
+from components.providers.sdk_pickler import restored_pickler
 from components.provisioning.hashing import input_hash, playbooks_hash
 from components.provisioning.runner import ProvisioningError, run_health_gate, run_site
 from components.provisioning.target import HostTarget
@@ -120,25 +122,31 @@ class NodeProvisioning(pulumi.dynamic.Resource, module="podforge", name="NodePro
                  "private_key": pulumi.Output.secret(private_key),
                  "input_hash": None, "ok": None, "changed": None, "applied_at": None}
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"]))
-        super().__init__(NodeProvisioningProvider(), name, props, opts)
+        with restored_pickler():  # the SDK would otherwise nest its pickler patch once per node (sdk_pickler.py)
+            super().__init__(NodeProvisioningProvider(), name, props, opts)
 
 
 def provision_in_waves(targets_by_wave: list[list[HostTarget]], private_key: pulumi.Input[str], *,
                        health_gate: bool = True, parents: dict[str, pulumi.Resource] | None = None,
+                       waves_parent: pulumi.Resource | None = None, waves_prefix: str = "rollout",
                        opts: pulumi.ResourceOptions | None = None) -> dict[str, NodeProvisioning]:
-    """One NodeProvisioning per node; every node of wave k+1 depends on every node of wave k, so a node
-    that fails (site play or its health gate) stops the later waves and leaves finished ones as they are."""
+    """One NodeProvisioning per node, in waves: a RolloutWave barrier after each wave but the last depends on
+    every node of its wave, and every node of the next wave depends on that barrier alone. So no node of wave
+    k+1 starts before every node of wave k has passed its site play and health gate, a node that fails stops
+    the later waves, and finished waves stay as they are (rollout_wave.py says why a barrier, not pairs).
+    Barriers are named `{waves_prefix}-wave-{k}` (k from 1) and are children of `waves_parent`."""
     playbooks = playbooks_hash()
     created: dict[str, NodeProvisioning] = {}
-    previous: list[pulumi.Resource] = []
-    for wave in targets_by_wave:
-        current = []
+    barrier: list[pulumi.Resource] = []
+    for number, wave in enumerate(targets_by_wave, start=1):
+        current: dict[str, NodeProvisioning] = {}
         for target in wave:
-            node_opts = pulumi.ResourceOptions(depends_on=list(previous),
-                                               parent=(parents or {}).get(target.hostname))
-            resource = NodeProvisioning(f"{target.hostname}-provisioning", target, private_key, playbooks=playbooks,
-                                        health_gate=health_gate, opts=pulumi.ResourceOptions.merge(opts, node_opts))
-            created[target.hostname] = resource
-            current.append(resource)
-        previous = current
+            node_opts = pulumi.ResourceOptions(depends_on=list(barrier), parent=(parents or {}).get(target.hostname))
+            current[target.hostname] = NodeProvisioning(
+                f"{target.hostname}-provisioning", target, private_key, playbooks=playbooks, health_gate=health_gate,
+                opts=pulumi.ResourceOptions.merge(opts, node_opts))
+        created.update(current)
+        if number < len(targets_by_wave) and current:
+            barrier = [RolloutWave(f"{waves_prefix}-wave-{number}", number, dict(current),
+                                   pulumi.ResourceOptions(parent=waves_parent))]
     return created

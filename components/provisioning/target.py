@@ -3,10 +3,16 @@
 Both paths build the same HostTarget: `podforge rollout` from the spec (targets_from_spec), the
 NodeProvisioning provider from its Pulumi inputs (HostTarget.from_inputs). Everything here is plain
 data, so it can travel as Pulumi inputs and be hashed.
+
+As inputs, `vars` and `files` travel as canonical JSON text (sorted keys): the same data, but one string
+instead of a few hundred nested values per node, which halves what the SDK serializes for a large
+cluster; the Pulumi CLI shows a diff of two JSON strings as a diff of their objects, and `podforge plan
+--against` does the same. Inputs recorded before (objects) are still read.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +39,31 @@ class HostTarget:
     def to_inputs(self) -> dict[str, Any]:
         """Plain data for Pulumi inputs (snake_case keys; the SDK passes them through unchanged)."""
         return {"hostname": self.hostname, "connection": self.connection(), "groups": list(self.groups),
-                "vars": self.vars, "files": self.files}
+                "vars": json_text(self.vars), "files": json_text(self.files)}
 
     @classmethod
     def from_inputs(cls, props: dict[str, Any]) -> HostTarget:
         conn = props["connection"]
         return cls(hostname=props["hostname"], address=conn["address"], port=int(conn["port"]), user=conn["user"],
-                   host_keys=tuple(conn["host_keys"]), groups=tuple(props["groups"]), vars=dict(props["vars"]),
-                   files=dict(props["files"]))
+                   host_keys=tuple(conn["host_keys"]), groups=tuple(props["groups"]), vars=_mapping(props["vars"]),
+                   files=_mapping(props["files"]))
+
+
+def json_text(value: dict[str, Any]) -> str:
+    """Canonical JSON: sorted keys, no spaces, non-ASCII kept (the same data always gives the same text)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _mapping(value: str | dict[str, Any]) -> dict[str, Any]:
+    decoded = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(decoded, dict):
+        raise TypeError(f"expected a JSON object, got {type(decoded).__name__}")
+    return dict(decoded)
 
 
 def targets_from_spec(spec: ClusterSpec, root: Path = PROJECT_ROOT, known_hosts: Path | None = None) -> list[HostTarget]:
     """Every node of the spec, in spec order. `known_hosts` replaces the spec's pin file (tests, a moved lab)."""
-    membership = groups(spec)
+    membership = {group: set(members) for group, members in groups(spec).items()}  # sets: a lookup per node and group
     out = []
     for node in spec.nodes:
         out.append(HostTarget(

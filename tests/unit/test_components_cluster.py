@@ -16,11 +16,17 @@ STACK = "pulumi:pulumi:Stack"
 GOVERNANCE = "podforge:site:Governance"
 SOFTWARE = "podforge:hw:SoftwareSet"
 SERVING = "podforge:serving:ModelServing"
-CHILDREN = (NODE, FABRIC, ARRAY, KEYS, GOVERNANCE, SOFTWARE, SERVING)
+PROVISIONING = "pulumi-python:dynamic/podforge:NodeProvisioning"
+WAVE = "pulumi-python:dynamic/podforge:RolloutWave"
+CHILDREN = (NODE, FABRIC, ARRAY, KEYS, GOVERNANCE, SOFTWARE, SERVING, WAVE)
 
+# One NodeProvisioning per node; one RolloutWave barrier after every wave but the last (lab: 2 waves of 2,
+# superpod: 5 waves of 4).
 EXPECTED = {
-    "lab": {STACK: 1, CLUSTER: 1, NODE: 4, FABRIC: 1, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 0},
-    "superpod": {STACK: 1, CLUSTER: 1, NODE: 20, FABRIC: 2, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 1},
+    "lab": {STACK: 1, CLUSTER: 1, NODE: 4, FABRIC: 1, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 0,
+            PROVISIONING: 4, WAVE: 1},
+    "superpod": {STACK: 1, CLUSTER: 1, NODE: 20, FABRIC: 2, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 1,
+                 PROVISIONING: 20, WAVE: 4},
 }
 
 
@@ -59,6 +65,26 @@ def test_names_and_urns_derive_from_spec_names(planned) -> None:
     assert sorted(r.name for r in graph.of_type(ARRAY)) == sorted(a.name for a in spec.storage.arrays)
     node = graph.named(NODE, spec.nodes[0].hostname)
     assert node.urn == f"urn:pulumi:{stack}::podforge::{CLUSTER}${NODE}::{spec.nodes[0].hostname}"
+
+
+def test_waves_are_joined_by_one_barrier_each(planned) -> None:
+    """Wave k+1 depends on wave k only through wave k's barrier, which depends on every node of wave k."""
+    stack, graph = planned
+    _, loaded = load_stack_spec(stack)
+    waves = [[n.hostname for n in wave] for wave in loaded.spec.waves()]
+    cluster = graph.of_type(CLUSTER)[0]
+    barriers = sorted(graph.of_type(WAVE), key=lambda r: r.inputs["wave"])
+    assert [(b.name, b.inputs["wave"], b.inputs["hostnames"]) for b in barriers] == [
+        (f"{cluster.name}-wave-{k}", k, hosts) for k, hosts in enumerate(waves[:-1], start=1)]
+    provisioning = {r.inputs["hostname"]: r for r in graph.of_type(PROVISIONING)}
+    for k, hosts in enumerate(waves):
+        for host in hosts:
+            node = provisioning[host]
+            assert node.parent == graph.named(NODE, host).urn  # still a child of its DgxNode
+            assert set(node.dependencies) == ({barriers[k - 1].urn} if k else set()), host
+        if k < len(barriers):
+            assert set(barriers[k].dependencies) == {provisioning[h].urn for h in hosts}
+            assert barriers[k].parent == cluster.urn
 
 
 def test_the_same_spec_gives_the_same_urns_and_inputs_twice(planned) -> None:

@@ -38,3 +38,13 @@ def test_a_secret_is_compared_blind_and_said_so() -> None:
 def test_a_list_that_changes_length_is_one_change_and_dependencies_count() -> None:
     diff = diff_plans(_plan(_r("a", {"l": [1]}, ["b"])), _plan(_r("a", {"l": [1, 2]}, ["b", "c"])))
     assert [(c.path, c.old, c.new) for c in diff.changed] == [("l", [1], [1, 2]), ("(dependencies)", ["b"], ["b", "c"])]
+
+
+def test_json_text_inputs_are_compared_as_the_objects_they_encode() -> None:
+    old = _plan(_r("n", {"vars": '{"podforge_versions":{"dcgm":"1:4.4.1-1","nccl":"2.21.5"}}', "note": "{not json"}))
+    new = _plan(_r("n", {"vars": '{"podforge_versions":{"dcgm":"1:4.5.0-1","nccl":"2.21.5"}}', "note": "{not json"}))
+    diff = diff_plans(old, new)
+    assert [(c.path, c.old, c.new) for c in diff.changed] == [("vars.podforge_versions.dcgm", "1:4.4.1-1", "1:4.5.0-1")]
+    # A plan recorded before vars became JSON text compares with one recorded after.
+    older = _plan(_r("n", {"vars": {"podforge_versions": {"dcgm": "1:4.4.1-1", "nccl": "2.21.5"}}, "note": "{not json"}))
+    assert not diff_plans(older, old).has_changes
