@@ -14,6 +14,7 @@ from pathlib import Path
 
 from components.commands import example
 from components.spec import load_stack_spec
+from components.spec.cluster import ClusterSpec
 from components.spec.problems import SpecError
 
 EXIT_OK, EXIT_FOUND, EXIT_INVALID = 0, 1, 2
@@ -40,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def default_hosts(stack: str) -> list[str]:
-    _, loaded = load_stack_spec(stack)
-    return [f"paramiko://{n.ssh.user}@{n.management_address}:{n.ssh.port}" for n in loaded.spec.nodes]
+def default_hosts(spec: ClusterSpec) -> list[str]:
+    """Every node of the spec over SSH at its management address."""
+    return [f"paramiko://{n.ssh.user}@{n.management_address}:{n.ssh.port}" for n in spec.nodes]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from components.verify.runner import VerifyTargetError, verify
 
     stack, loaded = load_stack_spec(args.stack)
-    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else default_hosts(args.stack)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else default_hosts(loaded.spec)
     if any(not h.startswith("local://") for h in hosts) and lab_is_down(loaded.spec):
         print(f"podforge verify: {LAB_DOWN}", file=sys.stderr)
         return EXIT_INVALID

@@ -47,9 +47,10 @@ class Pending:
 
 
 def daemon(dirs: LabDirs, name: str) -> Daemon:
-    # The marker is a path only this service's command line holds.
+    # The marker is a path only this service's command line holds. PyKMIP takes seconds to stop on SIGTERM and
+    # keeps nothing worth a clean stop: it gets SIGKILL.
     marker = str(dirs.repository) if name == "repository" else str(dirs.services / name)
-    return Daemon(name, dirs.services, marker)
+    return Daemon(name, dirs.services, marker, signal.SIGKILL if name == "kmip" else signal.SIGTERM)
 
 
 def ca_files(dirs: LabDirs) -> certs.CertFiles:
@@ -87,6 +88,13 @@ def endpoints(spec: ClusterSpec, bridge: str) -> dict[str, tuple[str, int]]:
     return {name: addr for name, addr in found.items() if addr}
 
 
+def _issue_if_stale(ca: certs.CertFiles, fresh_ca: bool, files: certs.CertFiles, name: str, *, server: bool = True,
+                    address: str | None = None) -> None:
+    """(Re)issue `files` from the lab CA when the CA is new, or they are missing or expire within a day."""
+    if fresh_ca or not certs.current(files):
+        certs.issue(ca, files, name, server=server, address=address)
+
+
 def _base_env() -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
     return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": path,
@@ -103,7 +111,7 @@ def _bring(d: Daemon, want: dict[str, str], argv: list[str], env: dict[str, str]
         return
     if pid is not None:
         progress(f"services: {d.name} (pid {pid}) runs from an older recipe; restarting it")
-        d.stop(sig=signal.SIGKILL if d.name == "kmip" else signal.SIGTERM)
+        d.stop()
     if not os.access(argv[0], os.X_OK):
         raise LabError(f"services: {d.name} needs {argv[0]}, which is missing (make setup installs requirements.lock)")
     d.log.unlink(missing_ok=True)
@@ -123,7 +131,7 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
     env = _base_env()
     for name in NAMES:
         if name not in wanted:  # the spec no longer declares it on the bridge
-            stopped = daemon(dirs, name).stop(sig=signal.SIGKILL if name == "kmip" else signal.SIGTERM)
+            stopped = daemon(dirs, name).stop()
             if stopped is not None:
                 changed.append(f"{name} stopped")
                 progress(f"services: {name} (pid {stopped}) stopped: the spec no longer declares it on {bridge}")
@@ -153,8 +161,7 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
         host, port = wanted["vault"]
         files = vault_files(dirs)
         files.dir.mkdir(mode=0o700, exist_ok=True)
-        if fresh_ca or not certs.current(files.tls):
-            certs.issue(ca, files.tls, "podforge lab Vault API", server=True, address=host)
+        _issue_if_stale(ca, fresh_ca, files.tls, "podforge lab Vault API", address=host)
         files.dev_tls.mkdir(mode=0o700, exist_ok=True)
         token = vault_api.ensure_token(files)
         config = vault_api.config_text(spec, files)
@@ -169,10 +176,8 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
         kfiles = kmip_files(dirs)
         kfiles.dir.mkdir(mode=0o700, exist_ok=True)
         kfiles.policies.mkdir(exist_ok=True)
-        if fresh_ca or not certs.current(kfiles.tls):
-            certs.issue(ca, kfiles.tls, "podforge lab KMIP server", server=True, address=host)
-        if fresh_ca or not certs.current(kfiles.client):
-            certs.issue(ca, kfiles.client, "podforge lab KMIP client", server=False)
+        _issue_if_stale(ca, fresh_ca, kfiles.tls, "podforge lab KMIP server", address=host)
+        _issue_if_stale(ca, fresh_ca, kfiles.client, "podforge lab KMIP client", server=False)
         config = kmip_server.config_text(host, port, kfiles, ca)
         _write_if_changed(kfiles.config, config)
         _bring(daemon(dirs, "kmip"), kmip_server.recipe(config, kfiles, ca, host, port), kmip_server.argv(kfiles), env,
@@ -183,8 +188,7 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
         rfiles = redfish_files(dirs)
         rfiles.dir.mkdir(mode=0o700, exist_ok=True)
         rfiles.state.mkdir(exist_ok=True)
-        if fresh_ca or not certs.current(rfiles.tls):
-            certs.issue(ca, rfiles.tls, "podforge lab Redfish BMCs", server=True, address=host)
+        _issue_if_stale(ca, fresh_ca, rfiles.tls, "podforge lab Redfish BMCs", address=host)
         config = redfish.config_text(spec, host, rfiles)
         _write_if_changed(rfiles.config, config)
         _bring(daemon(dirs, "redfish"), redfish.recipe(config, rfiles, ca, host, port), redfish.argv(rfiles, host, port),
@@ -215,8 +219,7 @@ def stop(dirs: LabDirs, progress: Progress) -> list[str]:
     """Stop every service and discard STATE/services (its CA, keys, token, audit log); the repository cache stays."""
     removed = []
     for name in NAMES:
-        # PyKMIP takes seconds to stop on SIGTERM and keeps nothing worth a clean stop: it gets SIGKILL.
-        pid = daemon(dirs, name).stop(sig=signal.SIGKILL if name == "kmip" else signal.SIGTERM)
+        pid = daemon(dirs, name).stop()
         if pid is not None:
             removed.append(f"{name} service {pid}")
     if dirs.services.exists():

@@ -24,6 +24,7 @@ class Daemon:
     name: str                 # e.g. "repository", "vault", "kmip"
     services_dir: Path        # STATE/services: pid, recipe and log live here
     marker: str               # a string its command line always holds (its own directory): guards against pid reuse
+    stop_signal: int = signal.SIGTERM  # what stop() sends first
 
     @property
     def pid_file(self) -> Path:
@@ -74,11 +75,12 @@ class Daemon:
             time.sleep(0.05)
         raise LabError(f"{self.name}: not answering after {timeout:.0f} s: {last_line(self._log_tail())} (log {self.log})")
 
-    def stop(self, grace: float = 10.0, sig: int = signal.SIGTERM) -> int | None:
-        """Stop the service's whole process group; the pid that was stopped, or None when none ran."""
+    def stop(self, grace: float = 10.0) -> int | None:
+        """Stop the service's whole process group (stop_signal, then SIGKILL after `grace` s); the pid that was
+        stopped, or None when none ran."""
         pid = self.pid()
         if pid is not None:
-            _signal_group(pid, sig)
+            _signal_group(pid, self.stop_signal)
             deadline = time.monotonic() + grace
             while self.pid() is not None and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -34,7 +34,7 @@ def _infiniband(fabric: Fabric) -> None:
 
 def sm_port_device(spec: ClusterSpec, fabric: Fabric, host: str) -> str:
     """The HCA an OpenSM instance of `host` binds to: the host's first HCA cabled into `fabric`, in spec order."""
-    devices = [link.hca for link in fabric.node_links if link.node == host]
+    devices = list(fabric.cables_by_node.get(host, {}))  # in spec order
     if not devices:
         raise ValueError(f"{host} has no HCA cabled into fabric {fabric.name} (fabrics[].node_links): "
                          f"a subnet manager needs a port on its fabric")

@@ -17,7 +17,6 @@ import yaml
 from components.render.environment import render
 from components.render.fabric_files import fabric_files, sm_port_device
 from components.spec.cluster import ClusterSpec
-from components.spec.fabric import Fabric, NodeLink
 from components.spec.loader import PROJECT_ROOT
 from components.spec.nodes import Node, NodeRole
 
@@ -31,25 +30,10 @@ def group_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
-# The last fabric's cables indexed by node, kept with the fabric itself (an identity check, no hashing): every
-# node's host_vars read them, and a scan of all the fabric's links per node was quadratic in the node count.
-_CABLES: list[tuple[Fabric, dict[str, dict[str, NodeLink]]]] = []
-
-
-def _cables_by_node(fabric: Fabric) -> dict[str, dict[str, NodeLink]]:
-    """hostname → HCA device → the cable from it, built once per fabric object."""
-    if not _CABLES or _CABLES[0][0] is not fabric:
-        index: dict[str, dict[str, NodeLink]] = {}
-        for link in fabric.node_links:
-            index.setdefault(link.node, {})[link.hca] = link
-        _CABLES[:] = [(fabric, index)]
-    return _CABLES[0][1]
-
-
 def _compute_links(spec: ClusterSpec, node: Node) -> list[dict[str, Any]]:
     """The node's compute HCAs in rail order, each with the leaf port it is cabled to (if the spec cables it)."""
     fabric = spec.compute_fabric()
-    cables = _cables_by_node(fabric).get(node.hostname, {}) if fabric else {}
+    cables = fabric.cables_by_node.get(node.hostname, {}) if fabric else {}
     hcas = sorted((h for h in spec.sku_of(node).compute_hcas), key=lambda h: (h.rail is None, h.rail))
     out = []
     for hca in hcas:

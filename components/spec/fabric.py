@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 from pydantic import Field
@@ -78,6 +79,14 @@ class Fabric(SpecModel):
     subnet_managers: list[SubnetManager] = Field(default_factory=list, description="OpenSM hosts and priorities "
                                                                                  "(InfiniBand only).")
     partitions: list[Partition] = Field(default_factory=list, description="Partitions (PKeys).")
+
+    @cached_property
+    def cables_by_node(self) -> dict[str, dict[str, NodeLink]]:
+        """hostname → HCA device → its cable into this fabric, indexed once (per-node scans were quadratic)."""
+        index: dict[str, dict[str, NodeLink]] = {}
+        for link in self.node_links:
+            index.setdefault(link.node, {})[link.hca] = link
+        return index
 
     def leaves(self) -> list[Switch]:
         return [s for s in self.switches if s.tier is SwitchTier.leaf]

@@ -113,9 +113,7 @@ DAEMON_SCRIPT = ("#!/bin/sh\n"
 # The stand-in dcgm-exporter answers like the real one on its --address with the fields of its --collectors file,
 # each as `# HELP` / `# TYPE` only: there is no GPU, so no sample is served, and a `podforge_standin_simulated`
 # series plus a comment say so. Options as the real exporter's (-a/--address, -f/--collectors); others ignored.
-EXPORTER_SCRIPT = """#!/usr/bin/python3
-# %(label)s for dcgm-exporter (package %(package)s %(version)s): there is no GPU here.
-import argparse, csv, http.server
+EXPORTER_BODY = r"""import argparse, csv, http.server
 
 parser = argparse.ArgumentParser(prog="dcgm-exporter")
 parser.add_argument("-a", "--address", default=":9400")
@@ -127,13 +125,13 @@ with open(args.collectors, encoding="utf-8") as f:
     for row in csv.reader(line for line in f if line.strip() and not line.lstrip().startswith("#")):
         if len(row) >= 2:
             fields.append((row[0].strip(), row[1].strip(), ",".join(row[2:]).strip()))
-lines = ["# simulated: %(label)s from %(package)s %(version)s; no GPU, no sample values"]
+lines = [f"# simulated: {LABEL} from {PACKAGE} {VERSION}; no GPU, no sample values"]
 for name, kind, about in fields:
-    lines += ["# HELP %%s %%s" %% (name, about), "# TYPE %%s %%s" %% (name, kind)]
-lines += ["# HELP podforge_standin_simulated 1: this exporter is a podforge lab stand-in",
+    lines += [f"# HELP {name} {about}", f"# TYPE {name} {kind}"]
+lines += [f"# HELP podforge_standin_simulated 1: this exporter is a {LABEL}",
           "# TYPE podforge_standin_simulated gauge",
-          'podforge_standin_simulated{package="%(package)s",version="%(version)s"} 1']
-body = ("\\n".join(lines) + "\\n").encode()
+          f'podforge_standin_simulated{{package="{PACKAGE}",version="{VERSION}"}} 1']
+body = ("\n".join(lines) + "\n").encode()
 
 
 class Metrics(http.server.BaseHTTPRequestHandler):
@@ -148,9 +146,15 @@ class Metrics(http.server.BaseHTTPRequestHandler):
         pass
 
 
-print("simulated: dcgm-exporter stand-in serving %%d field(s) on %%s" %% (len(fields), args.address), flush=True)
+print(f"simulated: dcgm-exporter stand-in serving {len(fields)} field(s) on {args.address}", flush=True)
 http.server.HTTPServer((host or "0.0.0.0", int(port)), Metrics).serve_forever()
 """
+
+
+def _exporter_script(package: str, version: str) -> str:
+    return ("#!/usr/bin/python3\n"
+            f"# {LABEL} for dcgm-exporter (package {package} {version}): there is no GPU here.\n"
+            f"LABEL, PACKAGE, VERSION = {LABEL!r}, {package!r}, {version!r}\n" + EXPORTER_BODY)
 
 
 def standin_package(artifact: PackageArtifact, branch: str) -> StandinPackage:
@@ -164,8 +168,7 @@ def standin_package(artifact: PackageArtifact, branch: str) -> StandinPackage:
     units = _UNITS.get(key, ())
     if artifact.component == "dcgm_exporter":
         # The real package's unit runs the exporter itself; so does the stand-in's (roles override ExecStart).
-        files.append(StandinFile("/usr/bin/dcgm-exporter", EXPORTER_SCRIPT % {
-            "label": LABEL, "package": artifact.name, "version": artifact.version}, 0o755))
+        files.append(StandinFile("/usr/bin/dcgm-exporter", _exporter_script(artifact.name, artifact.version), 0o755))
         files += [StandinFile(f"/lib/systemd/system/{unit}.service", _exporter_unit(what)) for unit, what in units]
     else:
         files += [StandinFile(f"/lib/systemd/system/{unit}.service", _unit(unit, what, artifact.name, artifact.version))
