@@ -189,6 +189,23 @@ def test_rendered_and_role_files_are_installed(lab, spec, targets, converged) ->
             assert f"{mount['servers'][0]}:{mount['path']} {mount['mount_point']} nfs" in fstab
 
 
+def test_driver_services_and_the_container_runtime_run(lab, spec, left_out, converged) -> None:
+    """nvidia-persistenced (and nvidia-fabricmanager on NVSwitch SKUs) enabled and running (the stand-in units in
+    the lab); containerd running with the NVIDIA Container Toolkit at its pin, held."""
+    toolkit = {p.name: p.version for p in stack_artifacts(spec).packages if p.component == "container_toolkit"}
+    for node in spec.nodes:
+        host = node.hostname
+        units = ["nvidia-persistenced"] + (["nvidia-fabricmanager"] if spec.sku_of(node).has_nvswitch else [])
+        for unit in units:
+            assert shell(lab, host, f"systemctl is-enabled {unit}; systemctl is-active {unit}").split() == [
+                "enabled", "active"], (host, unit)
+        if "container_runtime" in left_out:
+            continue
+        assert shell(lab, host, "systemctl is-active containerd").strip() == "active"
+        assert dpkg_versions(lab, host, list(toolkit)) == toolkit
+        assert set(toolkit) <= set(shell(lab, host, "apt-mark showhold").split())
+
+
 def test_subnet_manager_gets_the_rendered_fabric_files(lab, spec, targets, left_out, converged) -> None:
     if "opensm" in left_out:
         pytest.skip(f"the lab image lacks {', '.join(left_out['opensm'])} (components/lab/rootfs.py BASE_PACKAGES)")
