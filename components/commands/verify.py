@@ -1,6 +1,6 @@
 """`podforge verify --stack NAME --hosts local://`: check nodes against the spec, print a per-node report.
 
-Counts passed / failed / simulated / not present; exits 1 only when a check failed (CONVENTIONS.md).
+Counts passed / failed / simulated / not present; exits 1 only when a check failed (docs/conventions.md).
 Also runnable without the rest of the CLI: `python3 -m components.commands.verify --stack NAME …`
 (a GPU machine may lack the packages other subcommands import).
 """
@@ -12,12 +12,10 @@ import json
 import sys
 from pathlib import Path
 
+from components import exitcodes
 from components.commands import example
 from components.spec import load_stack_spec
-from components.spec.cluster import ClusterSpec
 from components.spec.problems import SpecError
-
-EXIT_OK, EXIT_FOUND, EXIT_INVALID = 0, 1, 2
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,9 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hosts", help="comma-separated testinfra hosts: local:// or paramiko://[USER@]HOST[:PORT] "
                                    "(default: every node of the spec over SSH at its management address)")
     p.add_argument("--node", help="check the host as this node of the spec (default: matched by hostname/address)")
-    p.add_argument("--ssh-key", help="private key file for SSH hosts (default: $PODFORGE_SSH_PRIVATE_KEY_FILE, the "
-                                     "stack's podforge:sshPrivateKeyFile, else the ssh-agent); host keys are pinned "
-                                     "from the spec")
+    p.add_argument("--ssh-key", metavar="FILE",
+                   help="private key file for SSH hosts (default: $PODFORGE_SSH_PRIVATE_KEY_FILE, the stack's "
+                        "podforge:sshPrivateKeyFile, else the ssh-agent); host keys are pinned from the spec")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON (schema 1)")
 
 
@@ -41,32 +39,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def default_hosts(spec: ClusterSpec) -> list[str]:
-    """Every node of the spec over SSH at its management address."""
-    return [f"paramiko://{n.ssh.user}@{n.management_address}:{n.ssh.port}" for n in spec.nodes]
-
-
 def run(args: argparse.Namespace) -> int:
-    from components.commands._keyfile import automation_key_file
+    from components.access import AccessError, missing_known_hosts, usable_key_file
     from components.commands._lab_guard import LAB_DOWN, lab_is_down
-    from components.verify.runner import VerifyTargetError, verify
+    from components.host import host_views
+    from components.verify.runner import VerifyTargetError, match_node, verify
 
     stack, loaded = load_stack_spec(args.stack)
-    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else default_hosts(loaded.spec)
-    if any(not h.startswith("local://") for h in hosts) and lab_is_down(loaded.spec):
-        print(f"podforge verify: {LAB_DOWN}", file=sys.stderr)
-        return EXIT_INVALID
-    key = automation_key_file(args.ssh_key, stack.config)
+    spec = loaded.spec
+    views = host_views(spec, stack.root)
+    hosts = [h.strip() for h in args.hosts.split(",") if h.strip()] if args.hosts else [
+        f"paramiko://{v.login.user}@{v.login.address}:{v.login.port}" for v in views.values()]
+    key = None
+    over_ssh = [h for h in hosts if not h.startswith("local://")]
+    if over_ssh:
+        if lab_is_down(spec):
+            print(f"podforge verify: {LAB_DOWN}", file=sys.stderr)
+            return exitcodes.INVALID
+        try:
+            nodes = [match_node(spec, h, None, args.node, views).node.hostname for h in over_ssh]
+            problems = missing_known_hosts(loaded, views, nodes)
+            if problems:
+                raise SpecError(problems)
+            key = usable_key_file(args.ssh_key, stack.config, stack.root, lab=spec.site.lab)
+        except (VerifyTargetError, AccessError) as exc:
+            print(f"podforge verify: {exc}", file=sys.stderr)
+            return exitcodes.INVALID
     try:
-        report = verify(args.stack, loaded.spec, hosts, node_name=args.node,
-                        identity_file=str(key) if key is not None else None)
+        report = verify(args.stack, spec, hosts, node_name=args.node,
+                        identity_file=str(key) if key is not None else None, root=stack.root)
     except VerifyTargetError as exc:
         print(f"podforge verify: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    print(report.text())
+        return exitcodes.INVALID
     if args.json:
-        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n")
-    return EXIT_OK if report.ok else EXIT_FOUND
+        try:  # before the report is printed: a report that cannot be written is a failed command, with one line
+            Path(args.json).write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+        except OSError as exc:
+            print(f"podforge: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return exitcodes.INVALID
+    print(report.text())
+    return exitcodes.OK if report.ok else exitcodes.FOUND
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        return EXIT_INVALID
+        return exitcodes.INVALID
 
 
 if __name__ == "__main__":

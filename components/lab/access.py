@@ -1,6 +1,6 @@
 """A running lab as tests and tools see it: its hosts, the pinned known_hosts, the automation key, and two
 ways into a host: as root through its namespaces (no SSH, works while sshd is down) or over SSH with the
-host key checked against known_hosts."""
+host key pinned from the lab's known_hosts (components.access)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import paramiko
 
+from components.access import connect, host_pattern, known_hosts_lines, pinned_client
 from components.lab import hall
 from components.lab.layout import LabDirs
 from components.lab.topology import LabTopology
@@ -49,13 +50,10 @@ class LabAccess:
         return hall.in_host(self.dirs, hostname, command, timeout=timeout)
 
     def ssh(self, hostname: str, user: str = "root", timeout: float = 10) -> paramiko.SSHClient:
-        """An SSH client logged in with the automation key; unknown or changed host keys are refused."""
-        client = paramiko.SSHClient()
-        client.load_host_keys(str(self.known_hosts))
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(self.address(hostname), username=user, key_filename=str(self.private_key), timeout=timeout,
-                       banner_timeout=timeout, auth_timeout=timeout, look_for_keys=False, allow_agent=False)
-        return client
+        """An SSH client logged in with the lab's automation key; any key but the host's pinned one is refused."""
+        address = self.address(hostname)
+        client = pinned_client(known_hosts_lines(self.known_hosts, host_pattern(address, 22)))
+        return connect(client, address, 22, user, self.private_key, timeout)
 
     def up(self) -> hall.UpReport:
         return hall.up(self.topology, self.dirs, progress=lambda line: None)

@@ -18,16 +18,18 @@ The provider object holds nothing but plain data, so it survives the SDK's dill 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ResourceProvider, UpdateResult
 
+from components.access import UNPINNED, AccessError
 from components.providers.rollout_wave import RolloutWave
 from components.providers.sdk_pickler import restored_pickler
 from components.provisioning.hashing import input_hash, playbooks_hash
-from components.provisioning.runner import ProvisioningError, run_health_gate, run_site
+from components.provisioning.runner import run_health_gate, run_site
 from components.provisioning.target import HostTarget
 
 # Inputs that decide the outcome (hashed) and those that do not (the key, the gate switch).
@@ -54,8 +56,7 @@ class NodeProvisioningProvider(ResourceProvider):
                                                         "secret podforge:sshPrivateKey; for the lab, run podforge lab up)"))
         connection = news.get("connection")
         if isinstance(connection, dict) and connection.get("host_keys") == []:
-            failures.append(CheckFailure("connection", f"{news.get('hostname')}: no pinned host key; "
-                                                       "host keys are pinned, never ignored"))
+            failures.append(CheckFailure("connection", f"{news.get('hostname')}: {UNPINNED}"))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -85,7 +86,7 @@ class NodeProvisioningProvider(ResourceProvider):
                                         f"({props['playbooks_hash'][:12]} → {applied[:12]}); run again")
         try:
             site = run_site([target], **kwargs)
-        except ProvisioningError as exc:
+        except AccessError as exc:
             raise NodeProvisioningError(str(exc)) from None
         result = site.hosts[target.hostname]
         if not result.succeeded:
@@ -126,27 +127,25 @@ class NodeProvisioning(pulumi.dynamic.Resource, module="podforge", name="NodePro
             super().__init__(NodeProvisioningProvider(), name, props, opts)
 
 
-def provision_in_waves(targets_by_wave: list[list[HostTarget]], private_key: pulumi.Input[str], *,
-                       health_gate: bool = True, parents: dict[str, pulumi.Resource] | None = None,
-                       waves_parent: pulumi.Resource | None = None, waves_prefix: str = "rollout",
-                       opts: pulumi.ResourceOptions | None = None) -> dict[str, NodeProvisioning]:
-    """One NodeProvisioning per node, in waves: a RolloutWave barrier after each wave but the last depends on
-    every node of its wave, and every node of the next wave depends on that barrier alone. So no node of wave
-    k+1 starts before every node of wave k has passed its site play and health gate, a node that fails stops
-    the later waves, and finished waves stay as they are (rollout_wave.py says why a barrier, not pairs).
-    Barriers are named `{waves_prefix}-wave-{k}` (k from 1) and are children of `waves_parent`."""
+def provision_in_waves(waves: Sequence[Sequence[Any]],
+                       provision: Callable[[Any, list[pulumi.Resource], str], NodeProvisioning], *,
+                       waves_parent: pulumi.Resource | None = None,
+                       waves_prefix: str = "rollout") -> dict[str, NodeProvisioning]:
+    """One NodeProvisioning per host (anything with a `hostname`), in waves: `provision(host, after, playbooks)`
+    declares it, depending on the resources in `after`, with `playbooks` (playbooks_hash(), taken once).
+
+    A RolloutWave barrier after each wave but the last depends on every node of its wave, and every node of the
+    next wave depends on that barrier alone. So no node of wave k+1 starts before every node of wave k has passed
+    its site play and health gate, a node that fails stops the later waves, and finished waves stay as they are
+    (rollout_wave.py says why a barrier, not pairs). Barriers are named `{waves_prefix}-wave-{k}` (k from 1) and
+    are children of `waves_parent`."""
     playbooks = playbooks_hash()
     created: dict[str, NodeProvisioning] = {}
     barrier: list[pulumi.Resource] = []
-    for number, wave in enumerate(targets_by_wave, start=1):
-        current: dict[str, NodeProvisioning] = {}
-        for target in wave:
-            node_opts = pulumi.ResourceOptions(depends_on=list(barrier), parent=(parents or {}).get(target.hostname))
-            current[target.hostname] = NodeProvisioning(
-                f"{target.hostname}-provisioning", target, private_key, playbooks=playbooks, health_gate=health_gate,
-                opts=pulumi.ResourceOptions.merge(opts, node_opts))
+    for number, wave in enumerate(waves, start=1):
+        current = {host.hostname: provision(host, list(barrier), playbooks) for host in wave}
         created.update(current)
-        if number < len(targets_by_wave) and current:
+        if number < len(waves) and current:
             barrier = [RolloutWave(f"{waves_prefix}-wave-{number}", number, dict(current),
                                    pulumi.ResourceOptions(parent=waves_parent))]
     return created

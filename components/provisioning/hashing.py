@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from components.paths import PLAYBOOKS_DIR
 from components.provisioning.target import HostTarget
 
-PLAYBOOKS_DIR = Path(__file__).resolve().parents[2] / "playbooks"
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache"}
 
 

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.access import require_pinned
 from components.provisioning import state
 from components.provisioning.hashing import input_hash, playbooks_hash
-from components.provisioning.runner import ProvisioningError, TaskEvent, run_health_gate, run_site
+from components.provisioning.runner import TaskEvent, run_health_gate, run_site
 from components.provisioning.target import HostTarget
 
 
@@ -55,6 +56,7 @@ Progress = Callable[[str], None]
 def roll_out(waves: list[list[HostTarget]], state_file: Path, *, private_key_file: Path | None = None,
              private_key: str | None = None, check: bool = False, force: bool = False, limit: set[str] | None = None,
              health_gate: bool = True, progress: Progress = print, playbooks_dir: Path | None = None) -> RolloutReport:
+    """Roll `waves` out; AccessError, before the first wave, when a host due to run has no pinned key."""
     kwargs: dict = {"private_key": private_key, "private_key_file": private_key_file, "check": check}
     if playbooks_dir is not None:
         kwargs["playbooks_dir"] = playbooks_dir
@@ -64,10 +66,7 @@ def roll_out(waves: list[list[HostTarget]], state_file: Path, *, private_key_fil
     hashes = {t.hostname: input_hash(t, playbooks) for t in in_scope}
     due = {name for name, digest in hashes.items()
            if force or applied.get(name, {}).get("input_hash") != digest}
-    unpinned = [t.hostname for t in in_scope if t.hostname in due and not t.host_keys]
-    if unpinned:  # refuse before the first wave, not halfway through the rollout
-        raise ProvisioningError(f"{', '.join(unpinned)}: no pinned host key (spec ssh.host_key or a known_hosts line "
-                                f"for its management address); refusing to connect")
+    require_pinned(t for t in in_scope if t.hostname in due)  # before the first wave, not halfway through
     report = RolloutReport()
     stopped = False
     for number, wave in enumerate(waves, 1):

@@ -1,11 +1,12 @@
 """The one runner: a playbook over ansible-runner for a set of HostTargets, per-host outcome back.
 
 `podforge rollout` and the NodeProvisioning provider both call run_playbook (via run_site /
-run_health_gate), so they render the same inventory and run Ansible the same way.
+run_health_gate), so they run Ansible the same way, on the inventory `podforge inventory` prints
+(components.provisioning.target.inventory).
 
-Each run gets a private directory (mode 0700) holding the rendered inventory, the pinned host keys,
-the private key when it is given as a string (0600), ansible-runner's artifacts and the SSH control
-sockets; it is removed when the run ends, whatever happens.
+Each run gets a private directory (mode 0700) holding that inventory, the private key when it is given
+as a string (0600), ansible-runner's artifacts and the SSH control sockets; it is removed when the run
+ends, whatever happens.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from typing import Any
 
 import ansible_runner
 
-from components.provisioning.hashing import PLAYBOOKS_DIR
-from components.provisioning.target import HostTarget
-from components.render.inventory import connection_vars, inventory_document
+from components.access import require_pinned
+from components.paths import ANSIBLE_CFG, PLAYBOOKS_DIR
+from components.provisioning.target import HostTarget, inventory
+from components.render.inventory import inventory_document
 
-ANSIBLE_CFG = Path(__file__).resolve().parents[2] / "ansible.cfg"
 SITE_PLAYBOOK = "site.yml"
 HEALTH_GATE_PLAYBOOK = "health_gate.yml"
 
@@ -77,10 +78,6 @@ class RunResult:
         return [h for h in self.hosts.values() if not h.succeeded]
 
 
-class ProvisioningError(Exception):
-    """A run could not even start (no pinned host key, runner missing); names the host and the reason."""
-
-
 def run_site(targets: Iterable[HostTarget], **kwargs: Any) -> RunResult:
     return run_playbook(targets, SITE_PLAYBOOK, **kwargs)
 
@@ -93,7 +90,8 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
                  private_key_file: Path | None = None, check: bool = False, limit: list[str] | None = None,
                  on_event: Callable[[TaskEvent], None] | None = None, playbooks_dir: Path = PLAYBOOKS_DIR,
                  forks: int = 10, timeout: int = 1800, settings: Mapping[str, str] | None = None) -> RunResult:
-    """Run `playbook` on `targets` (or the `limit` subset); host keys pinned, checking on.
+    """Run `playbook` on `targets` (or the `limit` subset); host keys pinned, checking on. AccessError, before
+    any connection, when one of those hosts has no pinned key.
 
     The key is `private_key` (PEM text, e.g. a Pulumi secret; written 0600 inside the private dir only)
     or `private_key_file`; with neither, ssh uses the agent at SSH_AUTH_SOCK. `settings` are extra
@@ -102,10 +100,7 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
     """
     targets = list(targets)
     run_hosts = [t for t in targets if limit is None or t.hostname in limit]
-    unpinned = [t.hostname for t in run_hosts if not t.host_keys]
-    if unpinned:
-        raise ProvisioningError(f"{', '.join(unpinned)}: no pinned host key (spec ssh.host_key or a known_hosts line "
-                                f"for its management address); refusing to connect")
+    require_pinned(run_hosts)
     private = Path(tempfile.mkdtemp(prefix="podforge-run-"))  # mkdtemp: mode 0700, owned by us
     try:
         key_file = private_key_file
@@ -114,7 +109,7 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(private_key if private_key.endswith("\n") else private_key + "\n")
-        inventory = _write_inventory(private, run_hosts, key_file)
+        inventory_file = _write_inventory(private, run_hosts, key_file)
         events: list[TaskEvent] = []
         failures: dict[str, tuple[str, str, str]] = {}
 
@@ -124,7 +119,7 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
 
         runner = ansible_runner.run(
             private_data_dir=str(private), project_dir=str(playbooks_dir), playbook=playbook,
-            inventory=str(inventory), limit=",".join(t.hostname for t in run_hosts), forks=forks,
+            inventory=str(inventory_file), limit=",".join(t.hostname for t in run_hosts), forks=forks,
             cmdline="--check --diff" if check else None, envvars={**(settings or {}), **_environment(private)}, quiet=True,
             event_handler=handle, timeout=timeout, suppress_env_files=True)
         return _result(playbook, runner, run_hosts, failures)
@@ -143,21 +138,10 @@ def _close_masters(control_dir: Path) -> None:
 
 
 def _write_inventory(private: Path, targets: list[HostTarget], key_file: Path | None) -> Path:
-    known_hosts = private / "known_hosts"
-    known_hosts.write_text("".join(line + "\n" for t in targets for line in t.host_keys))
-    hosts: dict[str, dict[str, Any]] = {}
-    for t in targets:
-        host = {**connection_vars(t.address, t.port, t.user, str(known_hosts)), **t.vars, "podforge_files": t.files}
-        if key_file is not None:
-            host["ansible_ssh_private_key_file"] = str(key_file)
-        hosts[t.hostname] = host
-    members: dict[str, list[str]] = {}
-    for t in targets:
-        for group in t.groups:
-            members.setdefault(group, []).append(t.hostname)
+    """The inventory of the run's hosts: what `podforge inventory` prints for them with the same key."""
     path = private / "inventory" / "hosts.json"
     path.parent.mkdir()
-    path.write_text(json.dumps(inventory_document(hosts, members), indent=1))
+    path.write_text(json.dumps(inventory_document(*inventory(targets, key_file)), indent=1))
     return path
 
 

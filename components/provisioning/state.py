@@ -1,7 +1,7 @@
 """The applied-state file: per host, the input hash last applied successfully (and when).
 
-`podforge rollout` keeps it beside the lab's or stack's state: `.lab/rollout-state.json` for a lab
-site, `state/<stack>.json` otherwise. It holds hashes and counts only, never a key or a variable.
+`podforge rollout` keeps it in the project, beside the lab's or stack's state: `.lab/rollout-state.json` for
+a lab site, `state/<stack>.json` otherwise. It holds hashes and counts only, never a key or a variable.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.paths import project_root
 from components.spec.cluster import ClusterSpec
-from components.spec.loader import PROJECT_ROOT
 
 SCHEMA = 1
 
 
-def state_path(stack: str, spec: ClusterSpec, root: Path = PROJECT_ROOT) -> Path:
+def state_path(stack: str, spec: ClusterSpec, root: Path | None = None) -> Path:
+    """The state file in the project `root` (default: the project)."""
+    root = root or project_root()
     return root / ".lab" / "rollout-state.json" if spec.site.lab else root / "state" / f"{stack}.json"
 
 

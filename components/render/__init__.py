@@ -1,7 +1,6 @@
-"""Rendering from the spec: the Ansible inventory, host_vars, and config files from templates/."""
+"""Rendering from the spec: config files from templates/, and the Ansible inventory as text."""
 
 from components.render.environment import TEMPLATES_DIR, environment, render
-from components.render.inventory import groups, host_vars, inventory_json, inventory_yaml, known_hosts_lines
+from components.render.inventory import inventory_json, inventory_yaml
 
-__all__ = ["TEMPLATES_DIR", "environment", "groups", "host_vars", "inventory_json", "inventory_yaml",
-           "known_hosts_lines", "render"]
+__all__ = ["TEMPLATES_DIR", "environment", "inventory_json", "inventory_yaml", "render"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+from components.paths import TEMPLATES_DIR
 
 
 @cache

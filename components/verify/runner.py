@@ -1,19 +1,20 @@
 """Run every node check on each target host and gather the per-node report.
 
 Targets are testinfra host specs: `local://` (the machine this runs on) or `paramiko://[USER@]HOST[:PORT]`.
-Over SSH the node's host key is pinned from the spec (ssh.host_key or ssh.known_hosts) and an unknown
-key is refused: testinfra's own paramiko client would only warn.
+Over SSH the node's host key is pinned from its host view (components.access: ssh.host_key or the
+ssh.known_hosts line of its management address) and any other key is refused: testinfra's own paramiko
+client would only warn.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.access import connect, host_keys, host_pattern, pinned_client
+from components.host import HostView, host_views
 from components.spec.cluster import ClusterSpec
-from components.spec.loader import PROJECT_ROOT
 from components.spec.nodes import Node
 from components.verify.checks import all_checks, run_check
 from components.verify.expectations import NodeExpectation
@@ -29,6 +30,7 @@ class VerifyTargetError(ValueError):
 class Target:
     hostspec: str
     node: Node
+    view: HostView
     note: str | None = None
 
 
@@ -38,53 +40,44 @@ def _host_part(hostspec: str) -> str:
     return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest
 
 
-def match_node(spec: ClusterSpec, hostspec: str, hostname: str | None, node_name: str | None) -> Target:
-    """The node a host is checked as: --node, else the host's name or address, else a one-node spec's node."""
+def match_node(spec: ClusterSpec, hostspec: str, hostname: str | None, node_name: str | None,
+               views: dict[str, HostView] | None = None) -> Target:
+    """The node a host is checked as: --node, else the host's name or address, else a one-node spec's node.
+    `views`: the spec's host views (default: built here, known_hosts files relative to the project)."""
+    views = views if views is not None else host_views(spec)
     by_name = {n.hostname: n for n in spec.nodes}
     if node_name is not None:
         if node_name not in by_name:
             raise VerifyTargetError(f"--node {node_name}: no such node in the spec ({', '.join(sorted(by_name))})")
-        return Target(hostspec, by_name[node_name])
+        return Target(hostspec, by_name[node_name], views[node_name])
     candidates = [c for c in (_host_part(hostspec), hostname) if c]
     for candidate in candidates:
         short = candidate.split(".", 1)[0]
-        for node in spec.nodes:
-            if short == node.hostname or candidate == str(node.management_address):
-                return Target(hostspec, node)
+        for view in views.values():
+            if short == view.hostname or candidate == view.login.address:
+                return Target(hostspec, by_name[view.hostname], view)
     if len(spec.nodes) == 1 and hostspec.startswith("local://"):
         only = spec.nodes[0]
-        return Target(hostspec, only, f"host {hostname or hostspec} is not named in the spec; checked as its only "
-                                      f"node {only.hostname}")
+        return Target(hostspec, only, views[only.hostname], f"host {hostname or hostspec} is not named in the spec; "
+                                                            f"checked as its only node {only.hostname}")
     raise VerifyTargetError(f"host {hostspec} ({hostname or 'name unknown'}) matches no node of the spec "
                             f"({', '.join(sorted(by_name))}); name one with --node")
 
 
-def pinned_ssh_client(backend: Any, node: Node, root: Path = PROJECT_ROOT, identity_file: str | None = None) -> Any:
-    """A connected paramiko client that accepts only the node's pinned host key."""
-    import paramiko
-
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    name, port = backend.host.name, int(backend.host.port or node.ssh.port)
-    keys = client.get_host_keys()
-    if node.ssh.host_key is not None:
-        key_type, blob = node.ssh.host_key.split(" ", 1)
-        key = paramiko.PKey.from_type_string(key_type, base64.b64decode(blob))
-        for entry in {name, f"[{name}]:{port}", str(node.management_address), f"[{node.management_address}]:{port}"}:
-            keys.add(entry, key_type, key)
-    elif node.ssh.known_hosts is not None:
-        keys.load(str(root / node.ssh.known_hosts))
-    client.connect(hostname=name, port=port, username=backend.host.user or node.ssh.user, timeout=10,
-                   key_filename=identity_file or getattr(backend, "ssh_identity_file", None))
-    return client
+def pinned_ssh_client(backend: Any, view: HostView, identity_file: str | None = None) -> Any:
+    """A paramiko client of testinfra's `backend`, connected, that accepts only the node's pinned host key."""
+    name, port = backend.host.name, int(backend.host.port or view.login.port)
+    client = pinned_client(host_keys([view])[view.hostname], {host_pattern(name, port)})
+    return connect(client, name, port, backend.host.user or view.login.user,
+                   identity_file or getattr(backend, "ssh_identity_file", None))
 
 
-def open_shell(target: Target, root: Path = PROJECT_ROOT, identity_file: str | None = None) -> TestinfraShell:
+def open_shell(target: Target, identity_file: str | None = None) -> TestinfraShell:
     import testinfra
 
     host = testinfra.get_host(target.hostspec)
     if getattr(host.backend, "NAME", "") == "paramiko":
-        host.backend.__dict__["client"] = pinned_ssh_client(host.backend, target.node, root, identity_file)
+        host.backend.__dict__["client"] = pinned_ssh_client(host.backend, target.view, identity_file)
     return TestinfraShell(host)
 
 
@@ -95,9 +88,12 @@ def local_hostname() -> str:
 
 
 def verify(stack: str, spec: ClusterSpec, hostspecs: list[str], node_name: str | None = None,
-           identity_file: str | None = None, root: Path = PROJECT_ROOT) -> Report:
-    """Check every host; a host that cannot be reached is one failed result, not an exception."""
-    targets = [match_node(spec, h, local_hostname() if h.startswith("local://") else None, node_name) for h in hostspecs]
+           identity_file: str | None = None, root: Path | None = None) -> Report:
+    """Check every host; a host that cannot be reached is one failed result, not an exception. `root`: the
+    project directory the spec's known_hosts files are relative to (default: the project)."""
+    views = host_views(spec, root)
+    targets = [match_node(spec, h, local_hostname() if h.startswith("local://") else None, node_name, views)
+               for h in hostspecs]
     report = Report(stack)
     for target in targets:
         node = target.node
@@ -105,7 +101,7 @@ def verify(stack: str, spec: ClusterSpec, hostspecs: list[str], node_name: str |
         entry = NodeReport(node.hostname, target.hostspec, node.sku, notes=[target.note] if target.note else [])
         report.nodes.append(entry)
         try:
-            shell = open_shell(target, root, identity_file)
+            shell = open_shell(target, identity_file)
         except Exception as exc:  # unreachable node, refused host key: reported per node
             entry.results.append(CheckResult("node", "reachable", Status.failed, f"{type(exc).__name__}: {exc}"))
             continue

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.host import host_views
 from components.lab import hall
 from components.lab.access import LabAccess
 from components.lab.errors import LabError
@@ -39,7 +40,7 @@ from components.lab.layout import LabDirs, default_state_dir, read_pid
 from components.lab.topology import lab_topology
 from components.provisioning.hashing import PLAYBOOKS_DIR
 from components.provisioning.runner import RunResult, run_site
-from components.provisioning.target import HostTarget, targets_from_spec
+from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
 from components.spec.loader import PROJECT_ROOT
 
@@ -209,7 +210,7 @@ def _down_quietly(lab: LabAccess) -> None:
 
 def _measure(lab: LabAccess, sizes: list[int] | None, repeat: int, started: float) -> int:
     _, loaded = load_stack_spec(STACK)
-    targets = targets_from_spec(loaded.spec, known_hosts=lab.known_hosts)
+    targets = host_targets(host_views(loaded.spec), lab.known_hosts)
     counts = sorted({n for n in (sizes or SIZES) if 1 <= n <= len(targets)}) or list(SIZES)
     largest = max(counts)
     print(f"rollout benchmark: lab hall, {len(targets)} hosts (systemd-nspawn, sshd, systemd), wall seconds, "

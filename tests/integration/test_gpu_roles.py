@@ -23,8 +23,9 @@ import yaml
 
 from components.artifacts import stack_artifacts
 from components.cli import main as podforge
+from components.host import host_views
 from components.provisioning.runner import RunResult, TaskEvent, run_playbook
-from components.provisioning.target import HostTarget, targets_from_spec
+from components.provisioning.target import HostTarget, host_targets
 from components.render.fabric_files import fabric_files
 from components.spec import load_stack_spec
 from components.standins import build_stack_repositories, serve_directory
@@ -82,7 +83,7 @@ def _with_gpu_vars(target: HostTarget, spec) -> HostTarget:
 
 @pytest.fixture(scope="session")
 def targets(lab, spec, standin_repository) -> dict[str, HostTarget]:
-    return {t.hostname: _with_gpu_vars(t, spec) for t in targets_from_spec(spec, known_hosts=lab.known_hosts)}
+    return {t.hostname: _with_gpu_vars(t, spec) for t in host_targets(host_views(spec), lab.known_hosts)}
 
 
 def missing_debian_packages(lab, host: str, roles: list[str]) -> list[str]:

@@ -15,13 +15,14 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from components.host import host_views
 from components.providers.node_provisioning import NodeProvisioningError, NodeProvisioningProvider
 from components.provisioning import runner as runner_module
 from components.provisioning import state
 from components.provisioning.hashing import playbooks_hash
 from components.provisioning.rollout import RolloutReport, roll_out
 from components.provisioning.runner import run_site
-from components.provisioning.target import HostTarget, targets_from_spec
+from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
 
 pytestmark = pytest.mark.lab
@@ -34,7 +35,7 @@ def spec():
 
 @pytest.fixture(scope="session")
 def targets(lab, spec) -> dict[str, HostTarget]:
-    return {t.hostname: t for t in targets_from_spec(spec, known_hosts=lab.known_hosts)}
+    return {t.hostname: t for t in host_targets(host_views(spec), lab.known_hosts)}
 
 
 def waves_of(spec, targets: dict[str, HostTarget]) -> list[list[HostTarget]]:
@@ -163,7 +164,7 @@ def test_a_host_presenting_another_host_key_is_refused(lab, spec, tmp_path: Path
     pinned = tmp_path / "known_hosts"
     key_type, key_body = impostor.with_suffix(".pub").read_text().split()[:2]
     pinned.write_text(f"10.199.77.13 {key_type} {key_body}\n")
-    target = next(t for t in targets_from_spec(spec, known_hosts=pinned) if t.hostname == "lab-dgx-03")
+    target = next(t for t in host_targets(host_views(spec), pinned) if t.hostname == "lab-dgx-03")
     result = run_site([target], private_key_file=lab.private_key).hosts["lab-dgx-03"]
     assert result.status == "unreachable"
     assert "host key" in result.message.lower() or "identification has changed" in result.message.lower()

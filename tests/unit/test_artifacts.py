@@ -11,11 +11,6 @@ from components.cli import main
 from components.spec import load_stack_spec
 
 
-@pytest.fixture(scope="module")
-def superpod():
-    return load_stack_spec("superpod")[1].spec
-
-
 def test_superpod_needs_the_pinned_nvidia_and_mellanox_packages(superpod) -> None:
     packages = [(p.name, p.version) for p in stack_artifacts(superpod).packages]
     assert packages == [

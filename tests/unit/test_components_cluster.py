@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from components.offline import Graph, capture
 from components.spec import load_stack_spec
+from tests.unit.plan_roots import stack_root
 
 CLUSTER = "podforge:cluster:GpuCluster"
 NODE = "podforge:hw:DgxNode"
@@ -111,6 +114,18 @@ def test_a_node_declares_addresses_rail_ordered_hcas_and_its_leaf_ports() -> Non
     assert len(node["leafPorts"]) == 10
     assert node["ssh"] == {"user": "podforge", "port": 22, "knownHosts": "specs/known_hosts/su1"}
     assert "subnet_manager" in node["roles"]
+
+
+def test_the_automation_key_is_registered_once_per_node_as_a_secret_of_its_provisioning(tmp_path) -> None:
+    """The lab stack names a key file: the program reads it and registers its text on NodeProvisioning only."""
+    (tmp_path / "project").mkdir()
+    root = stack_root(tmp_path / "project", "lab")
+    (root / ".lab").mkdir()
+    (root / ".lab" / "id_ed25519").write_text("planted-lab-key-material\n")
+    graph = capture("lab", root)
+    assert all(set(n.inputs["ssh"]) == {"user", "port", "knownHosts"} for n in graph.of_type(NODE))
+    assert all(p.inputs["private_key"] == "[secret]" for p in graph.of_type(PROVISIONING))
+    assert "planted-lab-key-material" not in json.dumps(graph.as_json())
 
 
 def test_fabrics_declare_partitions_and_subnet_managers_master_first() -> None:

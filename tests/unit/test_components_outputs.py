@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pulumi
 
+from components.access import host_keys
 from components.cluster import GpuCluster, GpuClusterArgs
-from components.node import DgxNode, DgxNodeArgs, leaf_ports_by_node
+from components.host import host_views
+from components.node import DgxNode, DgxNodeArgs
 from components.offline.capture import run_program
 from components.spec import load_stack_spec
 
@@ -35,19 +37,21 @@ def test_outputs_resolve_to_the_declared_state() -> None:
     assert len(graph.of_type("podforge:hw:DgxNode")) == 20
 
 
-def test_a_node_can_be_declared_on_its_own_with_a_secret_automation_key() -> None:
+def test_a_node_can_be_declared_on_its_own_and_provisioned_with_a_secret_automation_key(tmp_path) -> None:
     _, loaded = load_stack_spec("lab")
-    spec = loaded.spec
-    node = spec.nodes[0]
+    view = host_views(loaded.spec, tmp_path)["lab-dgx-01"]
 
     def program() -> None:
-        args = DgxNodeArgs.from_spec(spec, node, leaf_ports_by_node(spec)[node.hostname],
-                                     ssh_private_key=pulumi.Output.secret("not-a-real-key"))
-        DgxNode(node.hostname, args)
+        pins = host_keys([view])[view.hostname]
+        node = DgxNode(view.hostname, DgxNodeArgs(view, pins, pulumi.Output.secret("not-a-real-key")))
+        node.provision()
 
     graph = run_program("lab", {}, set(), program)
-    declared = graph.named("podforge:hw:DgxNode", node.hostname)
+    declared = graph.named("podforge:hw:DgxNode", view.hostname)
     assert declared.parent == graph.of_type("pulumi:pulumi:Stack")[0].urn
-    assert declared.inputs["ssh"]["privateKey"] == "[secret]"
-    assert "not-a-real-key" not in repr(graph.as_json())
     assert declared.inputs["leafPorts"]["mlx5_0"] == "lab-leaf-01/1"
+    assert "privateKey" not in declared.inputs["ssh"] and "privateKeyFile" not in declared.inputs["ssh"]
+    provisioning = graph.named("pulumi-python:dynamic/podforge:NodeProvisioning", "lab-dgx-01-provisioning")
+    assert provisioning.parent == declared.urn
+    assert provisioning.inputs["private_key"] == "[secret]"  # the key's one registration
+    assert "not-a-real-key" not in repr(graph.as_json())

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from components.access import AccessError
+from components.host import host_views
 from components.provisioning import state
 from components.provisioning.hashing import canonical, input_hash, playbooks_hash
 from components.provisioning.rollout import roll_out
-from components.provisioning.runner import ProvisioningError, run_site
-from components.provisioning.target import HostTarget, targets_from_spec
+from components.provisioning.runner import run_site
+from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
+from tests.unit.plan_roots import stack_root
 
 PIN = ("127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHR1c3RrZXl0ZXN0a2V5dGVzdGtleXRlc3RrZXk=",)
 
@@ -25,7 +28,7 @@ def lab_targets(tmp_path_factory) -> list[HostTarget]:
     """The lab spec's targets, pinned against a known_hosts file of the test's own (not the lab's .lab/)."""
     pins = tmp_path_factory.mktemp("pins") / "known_hosts"
     pins.write_text("".join(f"10.199.77.1{n} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL{n}\n" for n in range(1, 5)))
-    return targets_from_spec(load_stack_spec("lab")[1].spec, known_hosts=pins)
+    return host_targets(host_views(load_stack_spec("lab")[1].spec), pins)
 
 
 def loopback_target(port: int = 1) -> HostTarget:
@@ -95,14 +98,14 @@ def test_state_path_is_beside_the_lab_or_stack_state(tmp_path: Path) -> None:
 
 
 def test_runner_refuses_a_host_without_a_pinned_key() -> None:
-    with pytest.raises(ProvisioningError, match="closed-port: no pinned host key"):
+    with pytest.raises(AccessError, match="closed-port: no pinned host key"):
         run_site([replace(loopback_target(), host_keys=())])
 
 
 def test_rollout_refuses_unpinned_hosts_before_the_first_wave(tmp_path: Path, lab_targets, monkeypatch) -> None:
     monkeypatch.setattr("components.provisioning.rollout.run_site", lambda *_a, **_k: pytest.fail("ran a wave"))
     unpinned = replace(lab_targets[3], host_keys=())
-    with pytest.raises(ProvisioningError, match="lab-dgx-04: no pinned host key"):
+    with pytest.raises(AccessError, match="lab-dgx-04: no pinned host key"):
         roll_out([lab_targets[:2], [lab_targets[2], unpinned]], tmp_path / "state.json", progress=lambda _l: None)
 
 
@@ -185,24 +188,36 @@ def test_verify_of_a_lab_stack_refuses_when_the_lab_bridge_is_down(monkeypatch, 
     assert "podforge verify: the lab is down (no bridge): run `podforge lab up` first" in capsys.readouterr().err
 
 
-def test_verify_uses_the_stacks_automation_key_and_every_node_over_ssh(monkeypatch, capsys) -> None:
+def test_verify_uses_the_stacks_automation_key_and_every_node_over_ssh(tmp_path, monkeypatch, capsys) -> None:
+    from components.access import KEY_ENV
     from components.cli import main
-    from components.commands import _keyfile, _lab_guard
+    from components.commands import _lab_guard
     from components.verify import runner
     from components.verify.results import Report
 
+    (tmp_path / "project").mkdir()
+    root = stack_root(tmp_path / "project", "lab")
+    (root / ".lab").mkdir()
+    (root / ".lab" / "known_hosts").write_text("10.199.77.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL1\n")
+    for key in (root / ".lab" / "id_ed25519", tmp_path / "automation", tmp_path / "other"):
+        key.write_text("not a real key\n")
     seen: dict = {}
 
-    def fake_verify(stack, spec, hosts, node_name=None, identity_file=None):
-        seen.update(stack=stack, hosts=hosts, identity_file=identity_file)
+    def fake_verify(stack, spec, hosts, node_name=None, identity_file=None, root=None):
+        seen.update(stack=stack, hosts=hosts, identity_file=identity_file, root=root)
         return Report(stack)
 
-    monkeypatch.delenv(_keyfile.KEY_ENV, raising=False)
+    monkeypatch.delenv(KEY_ENV, raising=False)
     monkeypatch.setattr(_lab_guard, "lab_is_down", lambda spec: False)
     monkeypatch.setattr(runner, "verify", fake_verify)
-    assert main(["verify", "--stack", "lab"]) == 0
+    verify = ["--project-dir", str(root), "verify", "--stack", "lab"]
+    assert main(verify) == 0
     assert seen["hosts"] == [f"paramiko://root@10.199.77.{11 + i}:22" for i in range(4)]
-    assert seen["identity_file"] == str(_keyfile.PROJECT_ROOT / ".lab" / "id_ed25519")  # Pulumi.lab.yaml's key file
-    monkeypatch.setenv(_keyfile.KEY_ENV, "/keys/automation")
-    assert main(["verify", "--stack", "lab"]) == 0 and seen["identity_file"] == "/keys/automation"
-    assert main(["verify", "--stack", "lab", "--ssh-key", "/keys/other"]) == 0 and seen["identity_file"] == "/keys/other"
+    assert seen["identity_file"] == str(root / ".lab" / "id_ed25519")  # the stack's podforge:sshPrivateKeyFile
+    assert seen["root"] == root
+    monkeypatch.setenv(KEY_ENV, str(tmp_path / "automation"))
+    assert main(verify) == 0 and seen["identity_file"] == str(tmp_path / "automation")
+    assert main([*verify, "--ssh-key", str(tmp_path / "other")]) == 0 and seen["identity_file"] == str(tmp_path / "other")
+    assert main([*verify, "--ssh-key", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"podforge verify: private key {tmp_path / 'missing'}: no such " \
+                                                       "file (run `podforge lab up` first)"

@@ -14,12 +14,18 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import resource_cycle_breaker, rpc
 
+from components.host import host_views
 from components.offline.capture import run_program
-from components.providers.node_provisioning import NodeProvisioningProvider, hash_of, provision_in_waves
+from components.providers.node_provisioning import (
+    NodeProvisioning,
+    NodeProvisioningProvider,
+    hash_of,
+    provision_in_waves,
+)
 from components.providers.rollout_wave import RolloutWaveProvider
 from components.providers.sdk_pickler import restored_pickler
 from components.provisioning.hashing import playbooks_hash
-from components.provisioning.target import HostTarget, targets_from_spec
+from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
 from tests.unit.recording_mocks import RecordingMocks, run_under
 
@@ -34,8 +40,14 @@ def inputs(target: HostTarget, **extra) -> dict:
 
 @pytest.fixture(scope="module")
 def target() -> HostTarget:
-    t = targets_from_spec(load_stack_spec("lab")[1].spec)[0]
+    t = host_targets(host_views(load_stack_spec("lab")[1].spec))[0]
     return replace(t, address=UNUSED, host_keys=(f"{UNUSED} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE",))
+
+
+def provision(target: HostTarget, after: list[pulumi.Resource], playbooks: str) -> NodeProvisioning:
+    """Each host's NodeProvisioning on its own, after the resources in `after`."""
+    return NodeProvisioning(f"{target.hostname}-provisioning", target, "key-material", playbooks=playbooks,
+                            opts=pulumi.ResourceOptions(depends_on=after))
 
 
 def test_provider_survives_the_sdk_serializer() -> None:
@@ -92,12 +104,11 @@ def test_resource_registers_with_its_type_token_and_a_secret_key(target) -> None
     mocks = RecordingMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="podforge", stack="lab", preview=False)
-    from components.providers.node_provisioning import NodeProvisioning
 
     @pulumi.runtime.test
     def program():
         second = replace(target, hostname="lab-dgx-02")
-        created = provision_in_waves([[target], [second]], "key-material")
+        created = provision_in_waves([[target], [second]], provision)
         assert isinstance(created["lab-dgx-01"], NodeProvisioning)
 
         def key_is_secret(secret: bool) -> None:
@@ -124,7 +135,7 @@ def test_each_wave_registers_only_after_the_previous_barrier_and_the_last_wave_h
     """The SDK registers a resource once its dependencies have registered (under `pulumi up`: were created or
     updated, health gate included); the mocks see registrations in exactly that order."""
     mocks = RecordingMocks()
-    run_under(mocks, lambda: provision_in_waves(_hosts(target, 3, 3), "key-material", waves_prefix="t"))
+    run_under(mocks, lambda: provision_in_waves(_hosts(target, 3, 3), provision, waves_prefix="t"))
     order = [a.name for a in mocks.registered]
     assert order.count("t-wave-1") == order.count("t-wave-2") == 1 and "t-wave-3" not in order
     for wave in (1, 2):
@@ -148,7 +159,7 @@ class _FailingMocks(RecordingMocks):
 def test_a_failed_node_stops_the_later_waves(target) -> None:
     mocks = _FailingMocks()
     with pytest.raises(Exception, match="health gate failed"):
-        run_under(mocks, lambda: provision_in_waves(_hosts(target, 3, 2), "key-material", waves_prefix="t"))
+        run_under(mocks, lambda: provision_in_waves(_hosts(target, 3, 2), provision, waves_prefix="t"))
     order = [a.name for a in mocks.registered]
     assert {"w1-n0-provisioning", "w1-n1-provisioning", "t-wave-1", "w2-n0-provisioning"} <= set(order)
     assert not any(name.startswith("w3-") or name == "t-wave-2" for name in order)
@@ -160,7 +171,7 @@ def test_the_engine_gets_one_edge_per_node_and_the_sdk_cycle_check_stays_short(t
     created = {}
 
     def program() -> None:
-        created.update(provision_in_waves(_hosts(target, 30, 4), "key-material", waves_prefix="t"))
+        created.update(provision_in_waves(_hosts(target, 30, 4), provision, waves_prefix="t"))
 
     graph = run_program("lab", {}, set(), program)
     barriers = {r.name: r for r in graph.of_type("pulumi-python:dynamic/podforge:RolloutWave")}

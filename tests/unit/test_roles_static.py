@@ -145,13 +145,12 @@ def test_ansible_lint_production_profile() -> None:
 
 
 def test_the_rendered_inventory_carries_what_the_roles_read() -> None:
-    """The host_vars shapes the role defaults map from (components/render/inventory.py), for every lab node."""
-    from components.render.inventory import host_vars
+    """The host_vars shapes the role defaults map from (components/host.py), for every lab node."""
+    from components.host import host_views
     from components.spec import load_stack_spec
 
-    spec = load_stack_spec("lab")[1].spec
-    for node in spec.nodes:
-        hv = host_vars(spec, node)
+    for view in host_views(load_stack_spec("lab")[1].spec).values():
+        hv = view.host_vars()
         assert {"driver_branch", "driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit",
                 "dcgm"} <= set(hv["podforge_versions"])
         assert {"name", "gpu_count", "nvswitch"} <= set(hv["podforge_sku"])

@@ -17,10 +17,11 @@ import pulumi
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
+from components.host import host_views
 from components.providers.node_provisioning import NodeProvisioning, NodeProvisioningProvider
 from components.providers.rollout_wave import RolloutWave, RolloutWaveProvider
 from components.providers.sdk_pickler import restored_pickler
-from components.provisioning.target import targets_from_spec
+from components.provisioning.target import host_targets
 from components.spec import load_stack_spec
 from tests.unit.recording_mocks import RecordingMocks
 
@@ -52,7 +53,7 @@ def test_the_unguarded_sdk_nests_its_patch_until_python_gives_up() -> None:
 def test_more_than_a_thousand_dynamic_resources_register_and_leave_pickle_as_it_was() -> None:
     assert stdlib_pickler(), "an earlier test left the SDK's pickler patch in place"
     before = pickler_methods()
-    target = targets_from_spec(load_stack_spec("lab")[1].spec)[0]
+    target = host_targets(host_views(load_stack_spec("lab")[1].spec))[0]
     mocks = RecordingMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="podforge", stack="lab", preview=True)

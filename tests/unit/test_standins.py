@@ -13,16 +13,10 @@ from pathlib import Path
 import pytest
 
 from components.artifacts import stack_artifacts
-from components.spec import load_stack_spec
 from components.standins import LABEL, build_stack_repositories, repository_dir, standin_packages
 
 needs_dpkg_deb = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
 UPGRADE = "535.216.01"
-
-
-@pytest.fixture(scope="module")
-def lab():
-    return load_stack_spec("lab")[1].spec
 
 
 @pytest.fixture(scope="module")

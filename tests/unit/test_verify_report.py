@@ -57,21 +57,21 @@ def test_hosts_match_nodes_by_option_name_address_or_the_only_node() -> None:
 
 
 def test_verify_exits_1_only_on_a_failed_check(monkeypatch, tmp_path: Path, capsys) -> None:
-    monkeypatch.setattr(runner, "open_shell", lambda target, root, key: h200_node())
+    monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node())
     out = tmp_path / "report.json"
     assert main(["verify", "--stack", "h200", "--hosts", "local://", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["counts"] == {"passed": 4, "failed": 0, "simulated": 0, "not present": 9}
     assert "stack h200: 1 node(s); 4 passed, 0 failed, 0 simulated, 9 not present" in capsys.readouterr().out
 
-    monkeypatch.setattr(runner, "open_shell", lambda target, root, key: h200_node(
+    monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node(
         **{"<persistence_mode>Enabled": "<persistence_mode>Disabled"}))
     assert main(["verify", "--stack", "h200", "--hosts", "local://"]) == 1
     assert "failed       gpu/persistence_mode" in capsys.readouterr().out
 
 
 def test_unreachable_host_is_one_failed_result(monkeypatch) -> None:
-    def refuse(target: object, root: object, key: object) -> None:
+    def refuse(target: object, key: object) -> None:
         raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(runner, "open_shell", refuse)

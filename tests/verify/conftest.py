@@ -65,5 +65,5 @@ def node(host, podforge_spec: tuple[str, ClusterSpec], pytestconfig: pytest.Conf
     hostname = host.run("uname -n").stdout.strip() if local else None
     target = match_node(spec, hostspec, hostname, pytestconfig.getoption("--podforge-node"))
     if backend.NAME == "paramiko" and "client" not in backend.__dict__:
-        backend.__dict__["client"] = pinned_ssh_client(backend, target.node)
+        backend.__dict__["client"] = pinned_ssh_client(backend, target.view)
     return NodeUnderTest(TestinfraShell(host), NodeExpectation.of(stack, spec, target.node))
