@@ -17,19 +17,20 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.desired import known
+from components.paths import PLAYBOOKS_DIR
 from components.spec import ClusterSpec
 
 TYPE = "podforge:site:Governance"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SSHD_HARDENING = "playbooks/roles/base/templates/sshd_hardening.conf.j2"
 """The sshd drop-in the base role installs on every node: the source of truth for password logins."""
+SSHD_HARDENING_FILE = PLAYBOOKS_DIR / "roles" / "base" / "templates" / "sshd_hardening.conf.j2"
+"""Where that file is (podforge's own playbooks: a checkout, or the installed package)."""
 
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
-def sshd_settings(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+def sshd_settings(path: Path = SSHD_HARDENING_FILE) -> dict[str, Any]:
     """The password-related sshd settings the base role renders (`yes`/`no`; absent when not set)."""
-    path = root / SSHD_HARDENING
     settings: dict[str, Any] = {"source": SSHD_HARDENING}
     if not path.is_file():
         return settings
@@ -54,8 +55,7 @@ def configuration_inventory() -> list[dict[str, Any]]:
     return inventory
 
 
-def desired_state(spec: ClusterSpec, root: Path = PROJECT_ROOT, configuration: list[dict[str, Any]] | None = None
-                  ) -> dict[str, Any]:
+def desired_state(spec: ClusterSpec, configuration: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     vault = spec.keys.vault
     kmip = vault.kmip
     state: dict[str, Any] = {
@@ -79,7 +79,7 @@ def desired_state(spec: ClusterSpec, root: Path = PROJECT_ROOT, configuration: l
              "tlsMinVersion": {"tls12": "1.2", "tls13": "1.3"}[kmip.tls_min_version]}
             | ({"tlsException": kmip.tls_exception} if kmip.tls_exception else {}),
         ],
-        "ssh": sshd_settings(root),
+        "ssh": sshd_settings(),
         "configuration": configuration if configuration is not None else configuration_inventory(),
     }
     if spec.dr_site is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from components import exitcodes
 from components.artifacts import artifacts_text, stack_artifacts
 from components.commands import example
 from components.spec import load_stack_spec
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "toolkit, DCGM, and the serving engine's image. Mirror these (with their "
                                    "dependencies) to install without the vendor repositories.",
                        **example("podforge artifacts --stack superpod --format json | jq -r '.packages[].name'"))
-    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.NAME.yaml)")
+    p.add_argument("--stack", required=True, help="stack name (reads the project's Pulumi.NAME.yaml)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="a table (default) or JSON")
     p.set_defaults(run=run)
 
@@ -32,4 +33,4 @@ def run(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
     else:
         print(artifacts_text(stack.name, loaded.file, artifacts), end="")
-    return 0
+    return exitcodes.OK

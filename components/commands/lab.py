@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from components import exitcodes
 from components.commands import example
 from components.lab import hall
 from components.lab.errors import LabError
@@ -14,14 +15,12 @@ from components.lab.services import declared_services
 from components.lab.topology import lab_topology
 from components.spec import load_stack_spec
 
-EXIT_OK, EXIT_FOUND, EXIT_INVALID = 0, 1, 2
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lab", help="build, inspect or remove the local lab hall (needs root)",
                        description="The lab hall: one systemd-nspawn host per node of the lab stack's spec, "
                                    "each in its own network namespace on the lab bridge, running sshd with "
-                                   "a pinned host key. State lives in .lab/ (docs/lab.md).",
+                                   "a pinned host key. State lives in the project's .lab/ (docs/lab.md).",
                        **example("podforge lab up && podforge lab status && podforge lab down"))
     actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
     for name, text, sample in (("up", "build and boot every host, start the bridge services; quick and changes nothing "
@@ -44,19 +43,19 @@ def run(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         print(f"podforge lab {args.action}: the lab needs root (network namespaces, overlay mounts, systemd-nspawn); "
               "run it as root", file=sys.stderr)
-        return EXIT_INVALID
+        return exitcodes.INVALID
     dirs = LabDirs(default_state_dir())
     try:
         if args.action == "up":
             hall.up(topo, dirs, progress=_progress)
-            return EXIT_OK
+            return exitcodes.OK
         if args.action == "down":
             hall.down(topo, dirs, purge=args.purge, progress=_progress)
-            return EXIT_OK
+            return exitcodes.OK
         return _print_status(hall.status(topo, dirs, declared_services(loaded.spec, topo.bridge_address.ip)))
     except LabError as exc:
         print(f"podforge lab {args.action}: {exc}", file=sys.stderr)
-        return EXIT_FOUND
+        return exitcodes.FOUND
 
 
 def _progress(line: str) -> None:
@@ -78,5 +77,5 @@ def _print_status(st: hall.LabStatus) -> int:
             print(f"  {svc.host}:{svc.port:<6} {'answers' if answers else 'silent':<9}{svc.name} ({runner})")
     up_count = sum(h.healthy for h in st.hosts)
     print(f"lab: {up_count}/{len(st.hosts)} hosts up" + ("" if st.healthy else " — not all up (podforge lab up)"))
-    return EXIT_OK if st.healthy else EXIT_FOUND
+    return exitcodes.OK if st.healthy else exitcodes.FOUND
 

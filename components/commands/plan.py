@@ -2,7 +2,7 @@
 
 Runs the project's Pulumi program with the stack's config under the SDK's mock runtime (no Pulumi CLI,
 no credentials, no datacenter), prints the resource tree and the counts per type, optionally writes the
-plan as JSON (schema 1) and compares it with an earlier one. Exit codes: CONVENTIONS.md.
+plan as JSON (schema 1) and compares it with an earlier one. Exit codes: components/exitcodes.py.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Any
 
 import pulumi
 
+from components import exitcodes
 from components.commands import example
-from components.offline import capture, diff_plans, render_tree
+from components.offline import capture_stack, diff_plans, render_tree
 from components.offline.graph import PLAN_SCHEMA
-from components.spec import Problem, SpecError
-
-EXIT_OK, EXIT_FOUND, EXIT_INVALID, EXIT_CHANGES = 0, 1, 2, 3
+from components.spec import Problem, SpecError, load_stack_spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "after creation show as [unknown].",
                        **example("podforge plan --stack superpod --json plan.json --against main-plan.json "
                                  "--detailed-exitcode"))
-    p.add_argument("--stack", required=True, help="stack name (reads Pulumi.NAME.yaml)")
+    p.add_argument("--stack", required=True, help="stack name (reads the project's Pulumi.NAME.yaml)")
     p.add_argument("--json", metavar="FILE", help="write the plan as JSON (schema 1) to FILE ('-' for stdout)")
     p.add_argument("--against", metavar="OLD.json", help="compare with a plan written earlier by --json")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 3 when --against finds changes")
@@ -40,28 +39,33 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     old = _read_plan(args.against) if args.against else None
+    stack, loaded = load_stack_spec(args.stack)
     try:
-        graph = capture(args.stack)
+        graph = capture_stack(stack, loaded)
     except (pulumi.RunError, ValueError) as exc:  # a program that refuses its input, e.g. a driver's TLS check
         print(f"podforge: the program for stack {args.stack} failed: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return exitcodes.INVALID
     plan = graph.as_json()
     to_stdout = args.json == "-"
     out = sys.stderr if to_stdout else sys.stdout
-    print(render_tree(graph), file=out)
-    if args.json:
-        text = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
-        if to_stdout:
-            sys.stdout.write(text)
-        else:
+    text = json.dumps(plan, indent=2, ensure_ascii=False) + "\n" if args.json else ""
+    if args.json and not to_stdout:
+        try:  # before anything is printed: a plan that cannot be written is a failed command, with one line
             Path(args.json).write_text(text, encoding="utf-8")
-            print(f"plan written to {args.json}", file=out)
+        except OSError as exc:
+            print(f"podforge: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return exitcodes.INVALID
+    print(render_tree(graph), file=out)
+    if to_stdout:
+        sys.stdout.write(text)
+    elif args.json:
+        print(f"plan written to {args.json}", file=out)
     if old is None:
-        return EXIT_OK
+        return exitcodes.OK
     diff = diff_plans(old, plan)
     print(f"\nagainst {args.against}:", file=out)
     print(diff.render(), file=out)
-    return EXIT_CHANGES if diff.has_changes and args.detailed_exitcode else EXIT_OK
+    return exitcodes.CHANGES if diff.has_changes and args.detailed_exitcode else exitcodes.OK
 
 
 def _read_plan(path: str) -> dict[str, Any]:

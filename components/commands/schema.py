@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from components import exitcodes
 from components.commands import example
 from components.spec.cluster import ClusterSpec
 
@@ -25,4 +26,4 @@ def spec_schema() -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     print(json.dumps(spec_schema(), indent=2, ensure_ascii=False))
-    return 0
+    return exitcodes.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from components import exitcodes
 from components.commands import example
 from components.spec import load_spec, load_stack_spec
 from components.spec.summary import summary
@@ -17,8 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "and exits 2; exits 0 when the spec is valid.",
                        **example("podforge validate --stack superpod --summary"))
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stack", help="stack name (reads Pulumi.NAME.yaml)")
-    target.add_argument("--spec", help="a spec file, without a stack")
+    target.add_argument("--stack", help="stack name (reads the project's Pulumi.NAME.yaml)")
+    target.add_argument("--spec", help="a spec file, without a stack (relative to the current directory)")
     p.add_argument("--summary", action="store_true", help="print a summary of the valid spec")
     p.set_defaults(run=run)
 
@@ -28,4 +29,4 @@ def run(args: argparse.Namespace) -> int:
     print(f"{loaded.file}: valid")
     if args.summary:
         print(summary(loaded.spec))
-    return 0
+    return exitcodes.OK

@@ -26,8 +26,8 @@ from components.lab import certs, kmip_server, redfish, repository, vault_api
 from components.lab.daemons import Daemon
 from components.lab.errors import LabError
 from components.lab.layout import LabDirs
+from components.paths import CODE_DIR, project_root
 from components.spec import ClusterSpec
-from components.spec.loader import PROJECT_ROOT
 
 Progress = Callable[[str], None]
 READY_TIMEOUT_S = 30.0
@@ -96,7 +96,7 @@ def _issue_if_stale(ca: certs.CertFiles, fresh_ca: bool, files: certs.CertFiles,
 
 
 def _base_env() -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    path = os.pathsep.join(filter(None, [str(CODE_DIR), os.environ.get("PYTHONPATH")]))
     return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C.UTF-8", "PYTHONPATH": path,
             "HOME": os.environ.get("HOME", "/root")}
 
@@ -146,7 +146,7 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
                    if urlsplit(s.url).hostname == host]
         _bring(daemon(dirs, "repository"), {"listen": f"{host}:{port}", "root": str(dirs.repository)},
                [sys.executable, "-m", "components.lab.repository", str(dirs.repository), host, str(port)], env,
-               PROJECT_ROOT, partial(_all_ok, release), changed, pending, progress)
+               project_root(), partial(_all_ok, release), changed, pending, progress)
 
     if not {"vault", "kmip", "redfish"} & set(wanted):
         return changed, pending
@@ -192,7 +192,7 @@ def start(spec: ClusterSpec, dirs: LabDirs, bridge: str, progress: Progress) -> 
         config = redfish.config_text(spec, host, rfiles)
         _write_if_changed(rfiles.config, config)
         _bring(daemon(dirs, "redfish"), redfish.recipe(config, rfiles, ca, host, port), redfish.argv(rfiles, host, port),
-               env, PROJECT_ROOT, partial(redfish.answers, host, port, ca.cert), changed, pending, progress)
+               env, project_root(), partial(redfish.answers, host, port, ca.cert), changed, pending, progress)
     return changed, pending
 
 

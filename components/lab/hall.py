@@ -29,8 +29,8 @@ from components.lab.probe import sshd_answers, wait_for_sshd
 from components.lab.services import LabService
 from components.lab.supervisor import container_leader, read_host_state
 from components.lab.topology import LabHost, LabTopology
+from components.paths import CODE_DIR, project_root
 from components.spec import ClusterSpec, load_stack_spec
-from components.spec.loader import PROJECT_ROOT
 
 Progress = Callable[[str], None]
 REQUIRED_TOOLS = ("ip", "mount", "umount", "nsenter", "debootstrap", "systemd-nspawn")
@@ -200,10 +200,10 @@ def _host_running(dirs: LabDirs, host: LabHost) -> bool:
 def _start_supervisor(dirs: LabDirs) -> int:
     """Start the detached supervisor and wait until it has written its pid file."""
     dirs.supervisor_pid.unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CODE_DIR), os.environ.get("PYTHONPATH")]))}
     with open(dirs.supervisor_log, "ab") as log:
         starter = subprocess.run([sys.executable, "-m", "components.lab.supervisor", "--detach", str(dirs.root)],
-                                 cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                 cwd=project_root(), env=env, stdin=subprocess.DEVNULL, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True, timeout=30)
     deadline = time.monotonic() + 10
     while starter.returncode == 0 and time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""Where the lab keeps its state: the `.lab/` directory at the project root (git-ignored).
+"""Where the lab keeps its state: the `.lab/` directory of the project (git-ignored).
 
     .lab/rootfs/base, base.json     the Debian 12 image (debootstrap, cached) and what it was built from
     .lab/hosts/HOST/{upper,work,root}  the host's overlay: its own changes, overlayfs work dir, mount point
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.spec.loader import PROJECT_ROOT
+from components.paths import project_root
 
 # Tests and CI may move the state elsewhere; the lab stack's known_hosts path assumes the default.
 STATE_DIR_ENV = "PODFORGE_LAB_DIR"
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get(STATE_DIR_ENV) or PROJECT_ROOT / ".lab").resolve()
+    return Path(os.environ.get(STATE_DIR_ENV) or project_root() / ".lab").resolve()
 
 
 @dataclass(frozen=True)

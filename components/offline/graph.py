@@ -60,7 +60,7 @@ class Graph:
         return dict(sorted(Counter(r.type for r in self.resources).items()))
 
     def as_json(self) -> dict[str, Any]:
-        """Schema 1 of `podforge plan --json` (CONVENTIONS.md)."""
+        """Schema 1 of `podforge plan --json` (docs/conventions.md)."""
         return {"schema": PLAN_SCHEMA, "stack": self.stack, "resources": [r.as_json() for r in self.resources],
                 "counts": self.counts()}
 

@@ -1,4 +1,5 @@
-"""Per-stack policy settings: `policies/config/<stack>.json`, the file `pulumi preview --policy-pack-config` takes.
+"""Per-stack policy settings: the project's `policies/config/<stack>.json`, the file
+`pulumi preview --policy-pack-config` takes.
 
 The file maps a policy name (or `all`) to an enforcement level (`"advisory"`) or to an object holding
 `enforcementLevel` and the policy's properties (`{"enforcementLevel": "advisory", "maxLatencyMs": 50}`).
@@ -14,9 +15,9 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
+from components import paths
 from components.policy.packs import Pack
 from components.spec import SpecError
-from components.spec.loader import PROJECT_ROOT
 from components.spec.problems import Problem
 
 CONFIG_DIR = Path("policies") / "config"
@@ -29,13 +30,17 @@ class PolicySettings:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
-def config_path(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    return root / CONFIG_DIR / f"{stack}.json"
+def config_path(stack: str, root: Path | None = None) -> Path:
+    """The stack's policy config in the project `root` (default: the project)."""
+    return (root or paths.project_root()) / CONFIG_DIR / f"{stack}.json"
 
 
-def load_policy_config(stack: str, packs: list[Pack], root: Path = PROJECT_ROOT,
+def load_policy_config(stack: str, packs: list[Pack], root: Path | None = None,
                        path: Path | None = None) -> dict[str, PolicySettings]:
-    """Policy name → settings (`all` applies to every policy a name does not override). Absent file: {}."""
+    """Policy name → settings (`all` applies to every policy a name does not override). Absent file: {}.
+
+    `path` (a command-line `--config`) replaces the project's file for `stack`."""
+    root = root or paths.project_root()
     path = path or config_path(stack, root)
     if not path.is_file():
         return {}

@@ -90,6 +90,7 @@ class Evaluation:
     packs: list[Pack]
     outcomes: list[Outcome]
     resources: int
+    """Resources in the plan, the stack resource included: the count `podforge plan` and `pulumi preview` show."""
     seconds: float
 
     @property
@@ -169,7 +170,7 @@ def evaluate(graph: Graph, packs: list[Pack], settings: Mapping[str, PolicySetti
                 types = getattr(policy, "resource_types", None)
                 outcome.checked.extend(r.urn for r in resources if not types or r.type in types)
                 _call(policy, StackValidationArgs(stack_resources, config), outcome, pack.name, level, None)
-    return Evaluation(graph.stack, packs, outcomes, len(resources), time.perf_counter() - started)
+    return Evaluation(graph.stack, packs, outcomes, len(graph), time.perf_counter() - started)
 
 
 def _call(policy: Policy, args: Any, outcome: Outcome, pack: str, level: EnforcementLevel,

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import sys
 from dataclasses import dataclass
 
 from pulumi_policy import Policy
 
-from components.spec.loader import PROJECT_ROOT
-
 PACKS = {"mlps-level3": "mlps_level3", "gpu-baseline": "gpu_baseline"}
-"""Pack name → directory under policies/ (CONVENTIONS.md)."""
+"""Pack name → its package under `policies` (docs/conventions.md), installed beside `components`."""
 
 
 @dataclass(frozen=True)
@@ -24,9 +21,6 @@ class Pack:
 
 def load_packs(names: list[str] | None = None) -> list[Pack]:
     """The named packs (all when None), their policies in declaration order. Unknown names raise KeyError."""
-    # `policies` lives at the project root, next to `components`; a console script does not have it on its path.
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.append(str(PROJECT_ROOT))
     packs = []
     for name in names or list(PACKS):
         directory = PACKS[name]

@@ -1,4 +1,8 @@
-"""Load a spec (or a stack's spec) and validate it completely before anything else happens."""
+"""Load a spec (or a stack's spec) and validate it completely before anything else happens.
+
+Relative paths in a stack's settings are relative to the project (components.paths); so is a relative `path`
+given to load_spec without a `root`.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,11 @@ from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+import components.paths as paths  # as a module: components.paths itself imports from components.spec
 from components.spec.checks import check
 from components.spec.cluster import ClusterSpec
 from components.spec.problems import MISSING, Problem, SpecError
 from components.spec.yamlsource import SourceMap, load_yaml
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,25 @@ class Stack:
 
     name: str
     file: str
+    """The settings file as error lines show it (relative to the project)."""
+    project: paths.Project
     config: dict[str, Any] = field(default_factory=dict)
     secret_keys: tuple[str, ...] = ()
+
+    @property
+    def root(self) -> Path:
+        """The project directory: relative paths in the stack and its spec are relative to it."""
+        return self.project.root
 
     @property
     def spec_path(self) -> str:
         return str(self.config["podforge:spec"])
 
 
-def load_spec(path: str | Path, root: Path = PROJECT_ROOT, display: str | None = None) -> LoadedSpec:
-    """Parse and validate a spec file (a relative path is relative to `root`); raise SpecError with every
-    problem found. `display` is the name error lines give the file (default: `path` as given)."""
-    full = Path(path) if Path(path).is_absolute() else root / path
+def load_spec(path: str | Path, root: Path | None = None, display: str | None = None) -> LoadedSpec:
+    """Parse and validate a spec file (a relative path is relative to `root`, by default the project); raise
+    SpecError with every problem found. `display` is the name error lines give the file (default: `path`)."""
+    full = Path(path) if Path(path).is_absolute() else (root or paths.project_root()) / path
     display = display or str(path)
     data, smap = load_yaml(full, display, strict=False)
     data = {} if data is None else data  # an empty document lacks every required section, as `{}` does
@@ -97,13 +107,17 @@ def _section_adapter(name: str) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def load_stack(name: str, root: Path = PROJECT_ROOT) -> Stack:
-    """Read `Pulumi.NAME.yaml`; refuse a missing file or a missing `podforge:spec`."""
-    file = f"Pulumi.{name}.yaml"
-    path = root / file
+def load_stack(name: str, root: Path | None = None) -> Stack:
+    """Read the project's `Pulumi.NAME.yaml` (`root`: the project directory, by default the one found as the Pulumi
+    CLI finds it); refuse a missing file or a missing `podforge:spec`."""
+    project = paths.project(root)
+    path = project.stack_file(name)
+    file = project.shown(path)
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise SpecError([Problem(file, 0, "--stack", name, f"a stack with a settings file ({', '.join(known)})")])
+        known = project.stacks()
+        there = f"stacks there: {', '.join(known)}" if known else "no stacks there"
+        raise SpecError([Problem(file, 0, "--stack", name, f"a stack of the project: no {path.name} in "
+                                                            f"{project.stacks_dir} ({there})")])
     data, smap = load_yaml(path, file)
     config = (data or {}).get("config") if isinstance(data, dict) else None
     if not isinstance(config, dict):
@@ -118,12 +132,25 @@ def load_stack(name: str, root: Path = PROJECT_ROOT) -> Stack:
     if not isinstance(spec_path, str) or not spec_path:
         raise SpecError([Problem(file, smap.line_of(("config",)), "config.podforge:spec", spec_path,
                                  "the path of the stack's spec, relative to the project root (e.g. specs/lab.yaml)")])
-    return Stack(name, file, plain, tuple(secret))
+    return Stack(name, file, project, plain, tuple(secret))
 
 
-def load_stack_spec(name: str, root: Path = PROJECT_ROOT) -> tuple[Stack, LoadedSpec]:
+def load_stack_spec(name: str, root: Path | None = None) -> tuple[Stack, LoadedSpec]:
+    """The stack and its spec, each read once: hand both on (components.offline.capture_stack) rather than
+    reading them again."""
     stack = load_stack(name, root)
-    return stack, load_spec(stack.spec_path, root)
+    return stack, load_spec(stack.spec_path, stack.root)
+
+
+def __getattr__(name: str) -> Path:
+    # PROJECT_ROOT, for callers not yet moved to components.paths.project_root(): the project as found when the
+    # name is imported (no --project-dir yet), or the current directory outside any project.
+    if name == "PROJECT_ROOT":
+        try:
+            return paths.project_root()
+        except SpecError:
+            return Path.cwd()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _problem(file: str, smap: SourceMap, err: Any) -> Problem:

@@ -7,8 +7,8 @@ Building the PolicyPack starts the analyzer's gRPC server and blocks, so it is b
 import sys
 from pathlib import Path
 
-# The analyzer runs this file with the pack directory as its working directory: the project root holds
-# the `policies` package (shared rule helpers) and the `components` package.
+# The analyzer runs this file with the pack directory as its working directory. Two levels up is the directory
+# holding the `policies` package (shared rule helpers) and `components`: a checkout, or site-packages.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pulumi_policy import EnforcementLevel, PolicyPack

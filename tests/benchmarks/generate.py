@@ -3,7 +3,7 @@
 The superpod spec is the template (site, keys, software, access, storage stay as they are); nodes and
 fabrics are rebuilt for N nodes: one leaf per rail for every 20 nodes (ports 1-20 down), no spines (a
 single-tier rail fabric needs no uplinks), and a storage fabric of 40-port leaves. The result writes a
-project root (spec + Pulumi.NAME.yaml) that `components.offline.capture` reads like the real one.
+project (Pulumi.yaml, __main__.py, spec, Pulumi.NAME.yaml) that `components.offline.capture` reads like the real one.
 """
 
 from __future__ import annotations
@@ -81,8 +81,10 @@ def cluster(nodes: int) -> dict[str, Any]:
 
 
 def write_project(root: Path, nodes: int) -> str:
-    """Write specs/gen-N.yaml and Pulumi.gen-N.yaml under `root`; return the stack name."""
+    """Write specs/gen-N.yaml and Pulumi.gen-N.yaml under `root`, a project; return the stack name."""
     stack = f"gen-{nodes}"
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (root / name).write_text((PROJECT_ROOT / name).read_text())
     (root / "specs").mkdir(parents=True, exist_ok=True)
     (root / "specs" / f"{stack}.yaml").write_text(yaml.safe_dump(cluster(nodes), sort_keys=False, allow_unicode=True))
     (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {"podforge:spec": f"specs/{stack}.yaml"}}))

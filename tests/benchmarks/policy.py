@@ -2,7 +2,7 @@
 
 The plan is `podforge plan`'s capture (components.offline.capture); the rules are
 `components.policy.evaluate` (every rule of both packs on the graph `podforge policy check` captures),
-measured in the same run. Goal (issue 7): at 1,024 nodes the rules cost at most 20 % of the plan.
+measured in the same run. Goal: at 1,024 nodes the rules cost at most 20 % of the plan.
 Each number is the fastest of `repeat` runs.
 """
 
@@ -15,7 +15,6 @@ from pathlib import Path
 
 from components.offline import capture
 from components.policy import evaluate, load_packs
-from components.policy.capture import capture_for_policy
 from tests.benchmarks.generate import write_project
 
 SIZES = (128, 1024)
@@ -27,7 +26,7 @@ def measure(nodes: int, root: Path, repeat: int) -> tuple[int, float, float, int
     stack = write_project(root, nodes)
     packs = load_packs()
     plan_s, rules_s = [], []
-    graph = capture_for_policy(stack, root)
+    graph = capture(stack, root)
     for _ in range(repeat):
         start = time.perf_counter()
         capture(stack, root)

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
-from pathlib import Path
 
 import pytest
 
-import components.commands.plan as plan_command
 from components.cli import main
 from components.offline import capture
 from tests.unit.plan_roots import example_spec, stack_root
 
 RESOURCE_KEYS = {"urn", "type", "name", "parent", "dependencies", "inputs"}
-
-
-def _plan_in(monkeypatch, root: Path, **kwargs) -> None:
-    """Point `podforge plan` at a temporary project root (the CLI always reads the real one)."""
-    monkeypatch.setattr(plan_command, "capture", functools.partial(capture, root=root, **kwargs))
 
 
 def test_plan_prints_the_tree_and_counts(capsys) -> None:
@@ -76,16 +68,17 @@ def _one_node_changed(spec: str) -> str:
     return changed
 
 
-def test_against_reports_a_one_node_change_by_urn_and_input(tmp_path, monkeypatch, capsys) -> None:
+def test_against_reports_a_one_node_change_by_urn_and_input(tmp_path, capsys) -> None:
     (tmp_path / "old").mkdir()
     old = tmp_path / "old.json"
-    _plan_in(monkeypatch, stack_root(tmp_path / "old", "lab"))
-    assert main(["plan", "--stack", "lab", "--json", str(old)]) == 0
+    old_root = stack_root(tmp_path / "old", "lab")
+    assert main(["--project-dir", str(old_root), "plan", "--stack", "lab", "--json", str(old)]) == 0
     new_root = tmp_path / "new"
     new_root.mkdir()
-    _plan_in(monkeypatch, stack_root(new_root, "lab", spec_text=_one_node_changed(example_spec("lab"))))
+    stack_root(new_root, "lab", spec_text=_one_node_changed(example_spec("lab")))
     capsys.readouterr()
-    assert main(["plan", "--stack", "lab", "--against", str(old), "--detailed-exitcode"]) == 3
+    new = ["--project-dir", str(new_root), "plan", "--stack", "lab", "--against", str(old)]
+    assert main([*new, "--detailed-exitcode"]) == 3
     out = capsys.readouterr().out
     diff = out.split(f"against {old}:", 1)[1].strip().splitlines()
     node = "urn:pulumi:lab::podforge::podforge:cluster:GpuCluster$podforge:hw:DgxNode::lab-dgx-02"
@@ -99,7 +92,7 @@ def test_against_reports_a_one_node_change_by_urn_and_input(tmp_path, monkeypatc
     assert any(line.startswith("0 to add, 0 to remove, 2 to change (") for line in diff)
     assert diff[-1].startswith("note: ") and "cannot be seen offline" in diff[-1]
     # Without --detailed-exitcode a change is not an error.
-    assert main(["plan", "--stack", "lab", "--against", str(old)]) == 0
+    assert main(new) == 0
 
 
 def test_against_an_unchanged_plan_exits_zero_with_detailed_exitcode(tmp_path, capsys) -> None:
@@ -120,11 +113,11 @@ def test_against_shows_added_resources(tmp_path, capsys) -> None:
     assert f"+ {node['urn']}" in capsys.readouterr().out
 
 
-def test_an_invalid_spec_exits_2_with_one_line_per_problem(tmp_path, monkeypatch, capsys) -> None:
+def test_an_invalid_spec_exits_2_with_one_line_per_problem(tmp_path, capsys) -> None:
     bad = example_spec("lab").replace("management_address: 10.199.77.13", "management_address: 10.199.78.13")
     bad = bad.replace("rated_iops: 500000", "rated_iops: -1")
-    _plan_in(monkeypatch, stack_root(tmp_path, "lab", spec_text=bad))
-    assert main(["plan", "--stack", "lab"]) == 2
+    stack_root(tmp_path, "lab", spec_text=bad)
+    assert main(["--project-dir", str(tmp_path), "plan", "--stack", "lab"]) == 2
     captured = capsys.readouterr()
     errors = captured.err.splitlines()
     assert len(errors) == 2 and captured.out == ""
@@ -134,7 +127,8 @@ def test_an_invalid_spec_exits_2_with_one_line_per_problem(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["plan", "--stack", "nosuch"], "Pulumi.nosuch.yaml: --stack: 'nosuch' — expected a stack with a settings file"),
+    (["plan", "--stack", "nosuch"], "Pulumi.nosuch.yaml: --stack: 'nosuch' — expected a stack of the project: "
+                                    "no Pulumi.nosuch.yaml in "),
     (["plan", "--stack", "lab", "--against", "absent.json"], "absent.json: --against"),
 ])
 def test_bad_input_exits_2_without_a_traceback(argv, message, capsys) -> None:
@@ -148,3 +142,21 @@ def test_against_a_file_that_is_not_a_plan_exits_2(tmp_path, capsys) -> None:
     other.write_text(json.dumps({"schema": 7, "resources": []}))
     assert main(["plan", "--stack", "lab", "--against", str(other)]) == 2
     assert "expected a plan written by `podforge plan --json` (schema 1)" in capsys.readouterr().err
+
+
+def test_a_plan_that_cannot_be_written_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys) -> None:
+    target = tmp_path / "missing" / "dir" / "plan.json"
+    assert main(["plan", "--stack", "lab", "--json", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"podforge: cannot write {target}: No such file or directory\n"
+    assert not (tmp_path / "missing").exists()
+
+
+def test_plan_and_policy_check_count_the_same_resources(capsys) -> None:
+    # Both count every resource of the plan, the stack resource included, as `pulumi preview` does.
+    graph = capture("superpod")
+    assert main(["plan", "--stack", "superpod"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"stack superpod: {len(graph)} resources (offline preview)"
+    assert main(["policy", "check", "--stack", "superpod"]) == 0
+    assert f"specs/superpod.yaml, {len(graph)} resources," in capsys.readouterr().out.splitlines()[0]

@@ -7,7 +7,7 @@ import json
 
 import components.commands.plan as plan_command
 from components.cli import main
-from components.offline import capture
+from components.offline import capture, capture_stack
 from tests.unit.plan_roots import stack_root
 
 CIPHERTEXT = "v1:PlantedCiphertextAAAAQmFzZTY0"
@@ -20,8 +20,8 @@ def _root(tmp_path):
 
 def test_a_secure_config_value_is_registered_as_a_secret_on_every_node(tmp_path) -> None:
     graph = capture("superpod", _root(tmp_path), secrets={"podforge:sshPrivateKey": PLAINTEXT})
-    nodes = graph.of_type("podforge:hw:DgxNode")
-    assert nodes and all(n.inputs["ssh"]["privateKey"] == "[secret]" for n in nodes)
+    nodes = graph.of_type("pulumi-python:dynamic/podforge:NodeProvisioning")
+    assert nodes and all(n.inputs["private_key"] == "[secret]" for n in nodes)
     text = json.dumps(graph.as_json())
     assert PLAINTEXT not in text and "planted-automation-key" not in text and CIPHERTEXT not in text
 
@@ -29,11 +29,12 @@ def test_a_secure_config_value_is_registered_as_a_secret_on_every_node(tmp_path)
 def test_plan_output_json_and_diff_never_show_the_planted_secret(tmp_path, monkeypatch, capsys, caplog) -> None:
     (tmp_path / "project").mkdir()
     root = _root(tmp_path / "project")
-    monkeypatch.setattr(plan_command, "capture",
-                        functools.partial(capture, root=root, secrets={"podforge:sshPrivateKey": PLAINTEXT}))
+    monkeypatch.setattr(plan_command, "capture_stack",
+                        functools.partial(capture_stack, secrets={"podforge:sshPrivateKey": PLAINTEXT}))
     plan = tmp_path / "plan.json"
-    assert main(["plan", "--stack", "superpod", "--json", str(plan)]) == 0
-    assert main(["plan", "--stack", "superpod", "--json", "-", "--against", str(plan), "--detailed-exitcode"]) == 0
+    project = ["--project-dir", str(root), "plan", "--stack", "superpod"]
+    assert main([*project, "--json", str(plan)]) == 0
+    assert main([*project, "--json", "-", "--against", str(plan), "--detailed-exitcode"]) == 0
     captured = capsys.readouterr()
     everything = captured.out + captured.err + plan.read_text() + caplog.text
     assert "[secret]" in plan.read_text()
@@ -45,4 +46,5 @@ def test_plan_output_json_and_diff_never_show_the_planted_secret(tmp_path, monke
 def test_without_a_stand_in_the_program_sees_only_a_placeholder(tmp_path) -> None:
     graph = capture("superpod", _root(tmp_path))
     assert CIPHERTEXT not in json.dumps(graph.as_json())
-    assert graph.named("podforge:hw:DgxNode", "su1-dgx-01").inputs["ssh"]["privateKey"] == "[secret]"
+    assert graph.named("pulumi-python:dynamic/podforge:NodeProvisioning", "su1-dgx-01-provisioning"
+                       ).inputs["private_key"] == "[secret]"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from components.cli import main
+from tests.unit.plan_roots import stack_root
 
 
 @pytest.mark.parametrize("stack", ["lab", "superpod"])
@@ -59,3 +60,21 @@ def test_invalid_policy_config_exits_2_with_one_line(tmp_path: Path, capsys):
     assert main(["policy", "check", "--stack", "lab", "--config", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dr-site-latency.enforcementLevel: 'sometimes'" in err[0]
+
+
+def test_an_output_that_cannot_be_written_exits_2_with_one_line(tmp_path: Path, capsys):
+    target = tmp_path / "missing" / "policy.sarif"
+    assert main(["policy", "check", "--stack", "lab", "--format", "sarif", "--output", str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"podforge: cannot write {target}: No such file or directory\n"
+    assert not (tmp_path / "missing").exists()
+
+
+def test_the_policy_config_is_the_projects(tmp_path: Path, capsys):
+    # A project's own policies/config/NAME.json applies to its stack: here it makes the lab's DR rule mandatory.
+    project = stack_root(tmp_path, "lab")
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "lab.json").write_text(json.dumps({"dr-site-latency": "mandatory"}))
+    assert main(["--project-dir", str(project), "policy", "check", "--stack", "lab"]) == 1
+    assert "FAIL mlps-level3/dr-site-latency [mandatory]" in capsys.readouterr().out

@@ -8,8 +8,8 @@ from functools import cache
 
 from components.governance import SSHD_HARDENING, sshd_settings
 from components.governance import desired_state as governance_state
+from components.offline import capture
 from components.offline.graph import Graph
-from components.policy.capture import capture_for_policy
 from components.software import desired_state as software_state
 from components.spec import load_stack_spec
 from components.spec.loader import PROJECT_ROOT
@@ -18,7 +18,7 @@ from policies.common import types
 
 @cache
 def graph(stack: str) -> Graph:
-    return capture_for_policy(stack)
+    return capture(stack)
 
 
 def test_governance_registers_access_retention_and_dr_site():

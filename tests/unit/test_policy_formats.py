@@ -10,19 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from components.offline import capture_stack
 from components.policy import evaluate, load_packs, load_policy_config
-from components.policy.capture import capture_for_policy
 from components.policy.formats import FORMATS, CheckReport, render
 from components.policy.locations import SpecLocator
 from components.spec import load_stack_spec
 from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import project_dir
 
 PACKS = load_packs()
 
 
 def _report(stack: str, root: Path = PROJECT_ROOT, settings: dict | None = None) -> CheckReport:
-    _, loaded = load_stack_spec(stack, root)
-    graph = capture_for_policy(stack, root)
+    loaded_stack, loaded = load_stack_spec(stack, root)
+    graph = capture_stack(loaded_stack, loaded)
     evaluation = evaluate(graph, PACKS, load_policy_config(stack, PACKS) if settings is None else settings)
     return CheckReport(evaluation, SpecLocator(loaded, {r.urn: r.inputs for r in graph.resources}), commit="0" * 40)
 
@@ -35,6 +36,7 @@ def lab() -> CheckReport:
 @cache
 def violating(root: Path) -> CheckReport:
     """The superpod example with two planted violations in a copy of its spec."""
+    project_dir(root)
     (root / "specs").mkdir()
     text = (PROJECT_ROOT / "specs" / "superpod.yaml").read_text()
     assert "  audit_log_days: 180\n" in text and "  latency_ms: 28\n" in text

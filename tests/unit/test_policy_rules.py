@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationArgs, Severity
 
+from components.offline import capture
 from components.offline.graph import UNKNOWN, Graph, Resource
 from components.policy import evaluate, load_packs, load_policy_config
-from components.policy.capture import capture_for_policy
 from components.policy.evaluate import analyzer_props
 from policies.common import types
 from policies.common.rule import ResourceRule, StackRule
@@ -27,7 +27,7 @@ POLICIES = {p.name: (pack, p) for pack in PACKS for p in pack.policies}
 
 @cache
 def graph(stack: str) -> Graph:
-    return capture_for_policy(stack)
+    return capture(stack)
 
 
 def only(name: str) -> list:

@@ -17,7 +17,6 @@ from pulumi_policy import Policy
 
 from components.policy.evaluate import Evaluation, Finding, Outcome
 from components.policy.locations import Location, SpecLocator
-from components.spec.loader import PROJECT_ROOT
 
 
 @dataclass
@@ -44,8 +43,9 @@ class CheckReport:
         return self.locator.loaded.file
 
 
-def git_commit(root: Path = PROJECT_ROOT) -> str:
-    """HEAD of the work tree, with `+changes` when files differ from it; `unknown` outside git."""
+def git_commit(root: Path) -> str:
+    """HEAD of the work tree holding `root` (the project), with `+changes` when files differ from it; `unknown`
+    outside git."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:

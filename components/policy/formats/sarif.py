@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from components.paths import project_root
 from components.policy.formats import CheckReport, control_of
-from components.spec.loader import PROJECT_ROOT
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"mandatory": "error", "advisory": "warning", "disabled": "none"}
@@ -16,8 +16,8 @@ _SECURITY_SEVERITY = {"critical": "9.0", "high": "7.5", "medium": "5.0", "low": 
 
 def _uri(file: str) -> str:
     path = Path(file)
-    if path.is_absolute() and path.is_relative_to(PROJECT_ROOT):
-        return path.relative_to(PROJECT_ROOT).as_posix()
+    if path.is_absolute() and path.is_relative_to(project_root()):
+        return path.relative_to(project_root()).as_posix()
     return path.as_posix()
 
 
