@@ -26,7 +26,7 @@ CRASH_LIMIT = 3  # unexpected exits within CRASH_WINDOW_S before the supervisor 
 CRASH_WINDOW_S = 60.0
 STOP_GRACE_S = 15.0
 # Capabilities nspawn grants by default that act on the machine itself rather than the container
-# (CONVENTIONS.md "The lab"): a lab host must not change the kernel's audit rules.
+# (docs/conventions.md, "The lab"): a lab host must not change the kernel's audit rules.
 DROPPED_CAPABILITIES = ("CAP_AUDIT_CONTROL",)
 
 

@@ -1,4 +1,4 @@
-"""The access model: the six roles (CONVENTIONS.md), their permissions, and administrators."""
+"""The access model: the six roles (docs/conventions.md), their permissions, and administrators."""
 
 from __future__ import annotations
 

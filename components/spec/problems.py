@@ -23,7 +23,7 @@ def _show(value: object) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """`FILE:LINE: field.path: value — expected ...` (CONVENTIONS.md)."""
+    """`FILE:LINE: field.path: value — expected ...` (docs/conventions.md)."""
 
     file: str
     line: int

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from components import exitcodes
 from components.spec import load_stack_spec
 from components.spec.problems import SpecError
 from components.standins.repository import StandinBuildError, build_stack_repositories
@@ -27,10 +28,10 @@ def main(argv: list[str] | None = None) -> int:
         built = build_stack_repositories(loaded.spec, args.root, tuple(args.driver_version))
     except SpecError as exc:
         print("\n".join(str(p) for p in exc.problems), file=sys.stderr)
-        return 2
+        return exitcodes.INVALID
     except StandinBuildError as exc:
         print(f"standins: {exc}", file=sys.stderr)
-        return 1
+        return exitcodes.FOUND
     for source, directory in built.items():
         print(f"{source}: {directory}")
     if args.serve:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(3600)
         except KeyboardInterrupt:
             server.close()
-    return 0
+    return exitcodes.OK
 
 
 if __name__ == "__main__":

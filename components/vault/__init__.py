@@ -1,1 +1,1 @@
-"""podforge's own Vault code: access-model policies and the conformance helper that applies declared resources."""
+"""podforge's own Vault code: the access model's policies, the server's config stanzas, and calls to a Vault-API server."""

@@ -1,6 +1,6 @@
 """Vault policies for the six roles of the access model: which Vault paths each permission opens.
 
-A permission is `AREA:VERB` on resource names (CONVENTIONS.md). Where Vault itself is the endpoint (keys,
+A permission is `AREA:VERB` on resource names (docs/conventions.md). Where Vault itself is the endpoint (keys,
 certificates, grants, policies, audit) the permission opens Vault's own paths; every other action opens the
 credential of that API endpoint, kept in the KV v2 mount `APP_MOUNT` at `AREA/VERB/RESOURCE`, read-only.
 A resource pattern's prefix wildcard (`dataset_2023*`) is Vault's trailing glob; `any` is every resource.

@@ -1,4 +1,4 @@
 """Benchmarks: `python -m tests.benchmarks` runs them all and prints a table per benchmark.
 
-Each benchmark compares against a baseline measured in the same run (STYLE.md); none is a timed test.
+Each benchmark compares against a baseline measured in the same run; none is a timed test.
 """

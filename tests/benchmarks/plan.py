@@ -6,7 +6,7 @@ same run, so "(no load)" is the components and the SDK alone. The baseline, meas
 same mock runtime, is the bare SDK registering the same number of plain resources: a minimal
 CustomResource subclass (as every provider resource is) with one input. A second, wider baseline
 ("same-inputs") registers plain resources carrying exactly the inputs the plan registered: what the SDK
-charges for the declared data itself, with no component code at all. Goals (issue 3): the 1,024-node
+charges for the declared data itself, with no component code at all. Goals: the 1,024-node
 plan costs at most 1.5x its baseline; the per-node cost at 1,024 nodes is within 1.3x of that at 128.
 Times are CPU seconds of this process (all its threads), the fastest of `repeat` interleaved runs: on a
 shared machine wall-clock time measures the neighbours as much as the plan.

@@ -18,8 +18,8 @@ import pytest
 from components.arrays import driver_for
 from components.spec import load_stack_spec
 from components.spec.base import seconds
-from components.vault.declared import declare_vault_kmip
 from tests.integration.servers import Issued, issue, make_ca, pykmip_server, write_private
+from tests.support.vault_declared import declare_vault_kmip
 
 pytestmark = [pytest.mark.servers,
               pytest.mark.filterwarnings("ignore::DeprecationWarning"),

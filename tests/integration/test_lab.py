@@ -23,7 +23,7 @@ pytestmark = pytest.mark.lab
 
 LAB_SUBNET = ipaddress.ip_network("10.199.77.0/24")
 PODFORGE = [sys.executable, "-m", "components.cli"]
-# Capabilities that act on the machine itself (CONVENTIONS.md "The lab"): bit numbers from linux/capability.h.
+# Capabilities that act on the machine itself (docs/conventions.md, "The lab"): bit numbers from linux/capability.h.
 FORBIDDEN_CAPABILITIES = {"CAP_NET_ADMIN": 12, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_TIME": 25,
                           "CAP_AUDIT_CONTROL": 30}
 

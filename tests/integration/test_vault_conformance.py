@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from components.spec import ClusterSpec, load_stack_spec
 from components.spec.base import seconds
 from components.vault.client import VaultCallError, VaultSession
-from components.vault.conformance import AUDIT, PKI_ROLE, TRANSIT_KEY, Applied, apply_declared
-from components.vault.declared import Declared, declare_vault_kmip
 from components.vault.policies import policy_name, role_rules
 from tests.integration.servers import LOOPBACK, OpenBao, free_port, openbao
+from tests.support.vault_conformance import AUDIT, PKI_ROLE, TRANSIT_KEY, Applied, apply_declared
+from tests.support.vault_declared import Declared, declare_vault_kmip
 
 pytestmark = pytest.mark.servers
 

@@ -6,9 +6,9 @@ import pytest
 
 from components.spec import load_stack_spec
 from components.vault.client import VaultCallError, VaultSession
-from components.vault.conformance import apply_declared
-from components.vault.declared import declare_vault_kmip
 from tests.integration.servers import LOOPBACK, free_port, openbao
+from tests.support.vault_conformance import apply_declared
+from tests.support.vault_declared import declare_vault_kmip
 
 pytestmark = pytest.mark.servers
 

@@ -7,8 +7,8 @@ import pytest
 from components.spec import load_stack_spec
 from components.spec.base import seconds
 from components.spec.keys import KMIP_OPERATIONS
-from components.vault.declared import Declared, declare_vault_kmip
 from components.vault.policies import policy_name, role_rules
+from tests.support.vault_declared import Declared, declare_vault_kmip
 
 KMIP_ROLE = "vault:kmip/secretRole:SecretRole"
 KMIP_SCOPE = "vault:kmip/secretScope:SecretScope"

@@ -109,8 +109,8 @@ def test_lab_up_runs_the_repository_vault_and_kmip_the_lab_spec_declares_on_its_
 
 
 def test_the_lab_vault_config_is_the_spec_listener_and_the_declared_audit_device(tmp_path: Path) -> None:
-    from components.vault.conformance import AUDIT
-    from components.vault.declared import declare_vault_kmip
+    from tests.support.vault_conformance import AUDIT
+    from tests.support.vault_declared import declare_vault_kmip
 
     spec = load_stack_spec("lab")[1].spec
     (declared,) = declare_vault_kmip(spec, "lab").of_type(AUDIT)

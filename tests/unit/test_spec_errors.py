@@ -1,4 +1,4 @@
-"""Each bad input of issue 2 gives its exact line: FILE:LINE: field.path: value — expected …, exit 2.
+"""Each kind of bad spec input gives its exact line: FILE:LINE: field.path: value — expected …, exit 2.
 
 Every case takes an example spec, plants one mistake as a text edit in a copy, runs `podforge validate`
 and looks for the one line that names the mistake (other lines may follow from it).

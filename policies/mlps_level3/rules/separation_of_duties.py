@@ -40,7 +40,7 @@ def check(args: ResourceValidationArgs) -> Iterable[Problem]:
             action = get(permission, "action")
             if isinstance(action, str) and action.split(":", 1)[0] in foreign:
                 yield (f"role {role} grants {action}, which belongs to another administrator's duties",
-                       f"move {action} to the role that owns it (CONVENTIONS.md, access model)")
+                       f"move {action} to the role that owns it (docs/conventions.md, access model)")
 
 
 POLICY = ResourceRule(

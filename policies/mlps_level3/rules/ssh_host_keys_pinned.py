@@ -31,7 +31,7 @@ POLICY = ResourceRule(
     name="ssh-host-keys-pinned",
     description="podforge reaches every node over SSH with the node's host key pinned, never trust-on-first-use. "
                 "Threshold: MLPS 8.1.4.1 c) (remote administration protected against eavesdropping, which a "
-                "man-in-the-middle defeats); podforge CONVENTIONS.md (host keys pinned, never ignored).",
+                "man-in-the-middle defeats); podforge docs/conventions.md (host keys pinned, never ignored).",
     control=Control(MLPS, "8.1.4.1 c)", ("NIST SP 800-53 IA-3", "NIST SP 800-53 SC-23")),
     severity=Severity.HIGH,
     enforcement_level=EnforcementLevel.MANDATORY,

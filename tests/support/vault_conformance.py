@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.vault.client import VaultSession
-from components.vault.declared import DeclaredResource
+from tests.support.vault_declared import DeclaredResource
 
 MOUNT = "vault:index/mount:Mount"
 TRANSIT_KEY = "vault:transit/secretBackendKey:SecretBackendKey"

@@ -1,8 +1,8 @@
 """Capture what VaultKmip declares for a spec, by running it under the Pulumi SDK's mock runtime.
 
-The conformance helper applies exactly these declared inputs to a real Vault-API server, so nothing is
-retyped between the component and the proof. `respond` lets a caller stand in for a provider's computed
-outputs (e.g. the credential Vault Enterprise's KMIP engine would return).
+tests/support/vault_conformance.py applies exactly these declared inputs to a real Vault-API server, so
+nothing is retyped between the component and the proof. `respond` lets a caller stand in for a provider's
+computed outputs (e.g. the credential Vault Enterprise's KMIP engine would return).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
+from components.keys import VaultKmip
 from components.spec import ClusterSpec
 
 Responder = Callable[[MockResourceArgs], dict[str, Any]]
@@ -81,8 +82,6 @@ class _CaptureMocks(Mocks):
 def declare_vault_kmip(spec: ClusterSpec, stack: str, respond: dict[str, Responder] | None = None,
                        arrays: tuple[str, ...] = ()) -> Declared:
     """Run VaultKmip("keys", spec) under mocks; also resolve the KMIP endpoint of each array in `arrays`."""
-    from components.keys import VaultKmip
-
     declared = Declared()
     pulumi.runtime.set_mocks(_CaptureMocks(declared, respond or {}), project="podforge", stack=stack, preview=False)
 
