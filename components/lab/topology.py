@@ -1,8 +1,8 @@
 """What the lab builds, derived from the lab stack's spec: the bridge, and one host per spec node.
 
 A lab spec declares one reserved subnet (the management network; every other network of a lab spec is the
-same subnet), the bridge takes the management gateway address, and each node becomes a host at its
-management address. Nothing here touches the machine.
+same subnet), the bridge takes the management gateway address, and each node's host view becomes a host at
+its management address. Nothing here touches the machine.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from components.host import host_views
 from components.spec import ClusterSpec, LoadedSpec, Problem, SpecError
 
 BRIDGE = "pfbr0"
@@ -91,5 +92,6 @@ def lab_topology(stack: str, loaded: LoadedSpec) -> LabTopology:
         raise SpecError(problems)
     assert gateway is not None
     interface = mgmt.interface or DEFAULT_INTERFACE
-    hosts = tuple(LabHost(n.hostname, n.management_address, mgmt.cidr, gateway, interface) for n in spec.nodes)
+    hosts = tuple(LabHost(view.hostname, IPv4Address(view.addresses["management"]), mgmt.cidr, gateway, interface)
+                  for view in host_views(spec).values())
     return LabTopology(stack, BRIDGE, IPv4Interface(f"{gateway}/{mgmt.cidr.prefixlen}"), hosts, spec)

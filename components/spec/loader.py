@@ -142,17 +142,6 @@ def load_stack_spec(name: str, root: Path | None = None) -> tuple[Stack, LoadedS
     return stack, load_spec(stack.spec_path, stack.root)
 
 
-def __getattr__(name: str) -> Path:
-    # PROJECT_ROOT, for callers not yet moved to components.paths.project_root(): the project as found when the
-    # name is imported (no --project-dir yet), or the current directory outside any project.
-    if name == "PROJECT_ROOT":
-        try:
-            return paths.project_root()
-        except SpecError:
-            return Path.cwd()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _problem(file: str, smap: SourceMap, err: Any) -> Problem:
     loc = tuple(part for part in err["loc"] if part != "[key]")
     path = ".".join(map(str, loc))

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
 COMPUTE_HCAS = ["mlx5_0", "mlx5_1", "mlx5_2", "mlx5_3", "mlx5_6", "mlx5_7", "mlx5_8", "mlx5_9"]
 STORAGE_HCAS = ["mlx5_4", "mlx5_10"]
@@ -40,7 +40,7 @@ def _roles(n: int, nodes: int) -> list[str]:
 
 def cluster(nodes: int) -> dict[str, Any]:
     """The superpod spec as data, scaled to `nodes` DGX A100 80GB nodes."""
-    spec = yaml.safe_load((PROJECT_ROOT / "specs" / "superpod.yaml").read_text())
+    spec = yaml.safe_load((CHECKOUT / "specs" / "superpod.yaml").read_text())
     spec["site"]["name"] = f"gen{nodes}"
     spec["networks"] = {
         "management": {"cidr": "10.16.0.0/16", "gateway": "10.16.0.1", "interface": "enp225s0f0"},
@@ -84,7 +84,7 @@ def write_project(root: Path, nodes: int) -> str:
     """Write specs/gen-N.yaml and Pulumi.gen-N.yaml under `root`, a project; return the stack name."""
     stack = f"gen-{nodes}"
     for name in ("Pulumi.yaml", "__main__.py"):
-        (root / name).write_text((PROJECT_ROOT / name).read_text())
+        (root / name).write_text((CHECKOUT / name).read_text())
     (root / "specs").mkdir(parents=True, exist_ok=True)
     (root / "specs" / f"{stack}.yaml").write_text(yaml.safe_dump(cluster(nodes), sort_keys=False, allow_unicode=True))
     (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": {"podforge:spec": f"specs/{stack}.yaml"}}))

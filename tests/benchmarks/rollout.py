@@ -42,7 +42,7 @@ from components.provisioning.hashing import PLAYBOOKS_DIR
 from components.provisioning.runner import RunResult, run_site
 from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
 STACK = "lab"
 SIZES = (1, 2, 4)
@@ -157,7 +157,7 @@ def _rollout_cli(lab: LabAccess, state_file: Path, *extra: str) -> CliRun:
             "--known-hosts", str(lab.known_hosts), "--private-key", str(lab.private_key), *extra]
     before = accepted_logins(lab)
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=2 * RUN_TIMEOUT_S, check=False)
+    done = subprocess.run(argv, cwd=CHECKOUT, capture_output=True, text=True, timeout=2 * RUN_TIMEOUT_S, check=False)
     seconds = time.perf_counter() - start
     logins = accepted_logins(lab) - before
     names = {h for h, _ in lab.hosts}

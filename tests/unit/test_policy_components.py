@@ -12,8 +12,8 @@ from components.offline import capture
 from components.offline.graph import Graph
 from components.software import desired_state as software_state
 from components.spec import load_stack_spec
-from components.spec.loader import PROJECT_ROOT
 from policies.common import types
+from tests.unit.plan_roots import CHECKOUT
 
 
 @cache
@@ -38,7 +38,7 @@ def test_lab_governance_has_no_dr_site():
 def test_sshd_settings_come_from_the_base_role_template():
     settings = sshd_settings()
     assert settings["source"] == SSHD_HARDENING
-    text = (PROJECT_ROOT / SSHD_HARDENING).read_text()
+    text = (CHECKOUT / SSHD_HARDENING).read_text()
     assert f"PasswordAuthentication {settings['passwordAuthentication']}" in text
 
 

@@ -15,13 +15,12 @@ from components.policy import evaluate, load_packs, load_policy_config
 from components.policy.formats import FORMATS, CheckReport, render
 from components.policy.locations import SpecLocator
 from components.spec import load_stack_spec
-from components.spec.loader import PROJECT_ROOT
-from tests.unit.plan_roots import project_dir
+from tests.unit.plan_roots import CHECKOUT, project_dir
 
 PACKS = load_packs()
 
 
-def _report(stack: str, root: Path = PROJECT_ROOT, settings: dict | None = None) -> CheckReport:
+def _report(stack: str, root: Path = CHECKOUT, settings: dict | None = None) -> CheckReport:
     loaded_stack, loaded = load_stack_spec(stack, root)
     graph = capture_stack(loaded_stack, loaded)
     evaluation = evaluate(graph, PACKS, load_policy_config(stack, PACKS) if settings is None else settings)
@@ -38,12 +37,12 @@ def violating(root: Path) -> CheckReport:
     """The superpod example with two planted violations in a copy of its spec."""
     project_dir(root)
     (root / "specs").mkdir()
-    text = (PROJECT_ROOT / "specs" / "superpod.yaml").read_text()
+    text = (CHECKOUT / "specs" / "superpod.yaml").read_text()
     assert "  audit_log_days: 180\n" in text and "  latency_ms: 28\n" in text
     text = text.replace("  audit_log_days: 180\n", "  audit_log_days: 30\n").replace("  latency_ms: 28\n",
                                                                                       "  latency_ms: 250\n")
     (root / "specs" / "bad.yaml").write_text(text)
-    shutil.copy(PROJECT_ROOT / "Pulumi.superpod.yaml", root / "Pulumi.bad.yaml")
+    shutil.copy(CHECKOUT / "Pulumi.superpod.yaml", root / "Pulumi.bad.yaml")
     (root / "Pulumi.bad.yaml").write_text((root / "Pulumi.bad.yaml").read_text().replace("superpod.yaml", "bad.yaml"))
     return _report("bad", root, settings={})
 

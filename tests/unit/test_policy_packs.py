@@ -19,15 +19,15 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from components.policy import PACKS, load_packs, load_policy_config
 from components.spec import SpecError
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
-POLICIES_DIR = PROJECT_ROOT / "policies"
+POLICIES_DIR = CHECKOUT / "policies"
 
 
 def test_rule_modules_import_without_starting_a_server():
     # PolicyPack() would print its port and block forever; importing the rules must do neither.
     code = "import policies.mlps_level3.rules, policies.gpu_baseline.rules; print('imported')"
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=CHECKOUT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "imported"
 
@@ -49,7 +49,7 @@ def test_entry_file_builds_the_pack_from_the_rule_modules(monkeypatch, pack, dir
 def test_pulumi_policy_yaml_declares_a_python_pack(directory):
     project = yaml.safe_load((POLICIES_DIR / directory / "PulumiPolicy.yaml").read_text())
     assert project["runtime"]["name"] == "python"
-    assert (POLICIES_DIR / directory / project["runtime"]["options"]["virtualenv"]).resolve() == PROJECT_ROOT / ".venv"
+    assert (POLICIES_DIR / directory / project["runtime"]["options"]["virtualenv"]).resolve() == CHECKOUT / ".venv"
     assert project["version"].count(".") == 2
 
 
@@ -119,7 +119,7 @@ def test_the_analyzer_service_skips_values_unknown_at_preview():
 
 @pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
 def test_ci_examples_run_the_check_and_the_cli_packs(name):
-    text = (PROJECT_ROOT / "docs" / "ci" / name).read_text()
+    text = (CHECKOUT / "docs" / "ci" / name).read_text()
     assert isinstance(yaml.safe_load(text), dict)
     for needed in ("podforge policy check", "--format sarif", "--format junit", "--policy-pack policies/mlps_level3",
                    "--policy-pack policies/gpu_baseline", "--policy-pack-config"):
@@ -127,7 +127,7 @@ def test_ci_examples_run_the_check_and_the_cli_packs(name):
 
 
 def test_docs_list_every_rule():
-    text = (PROJECT_ROOT / "docs" / "policy.md").read_text()
+    text = (CHECKOUT / "docs" / "policy.md").read_text()
     for pack in load_packs():
         for policy in pack.policies:
             assert f"| `{policy.name}`" in text, policy.name

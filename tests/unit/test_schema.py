@@ -13,9 +13,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from components.cli import main
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
-EXAMPLES = [PROJECT_ROOT / "specs" / "lab.yaml", PROJECT_ROOT / "specs" / "superpod.yaml"]
+EXAMPLES = [CHECKOUT / "specs" / "lab.yaml", CHECKOUT / "specs" / "superpod.yaml"]
 
 
 @pytest.fixture(scope="module")

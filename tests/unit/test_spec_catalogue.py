@@ -10,7 +10,7 @@ import yaml
 from components.spec import load_spec
 from components.spec.catalogue import builtin_catalogue
 from components.spec.checks import sku_problems
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
 
 @pytest.mark.parametrize("name", sorted(builtin_catalogue()))
@@ -38,7 +38,7 @@ def test_a_one_gpu_server_has_no_nvswitch_and_no_infiniband() -> None:
 
 
 def test_a_site_sku_is_named_by_its_key_and_usable_by_nodes(tmp_path: Path) -> None:
-    text = (PROJECT_ROOT / "specs" / "lab.yaml").read_text(encoding="utf-8")
+    text = (CHECKOUT / "specs" / "lab.yaml").read_text(encoding="utf-8")
     entry = builtin_catalogue()["dgx-a100-80g"].model_dump(exclude={"name"}, mode="json")
     entry["model"] = "DGX A100 640GB (site build with 4 TB NVMe)"
     site = yaml.safe_dump({"catalogue": {"dgx-a100-80g-nvme": entry}}, sort_keys=False)

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from components.spec import load_spec
 from components.spec.cluster import ClusterSpec
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
-DOC = PROJECT_ROOT / "docs" / "spec.md"
+DOC = CHECKOUT / "docs" / "spec.md"
 
 
 def _models(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[type[BaseModel]]:
@@ -42,7 +42,7 @@ def test_the_documented_site_sku_works(tmp_path: Path) -> None:
     text = DOC.read_text(encoding="utf-8")
     example = re.search(r"```yaml\n(catalogue:\n.*?)```", text, re.DOTALL)
     assert example is not None
-    spec = (PROJECT_ROOT / "specs" / "lab.yaml").read_text(encoding="utf-8")
+    spec = (CHECKOUT / "specs" / "lab.yaml").read_text(encoding="utf-8")
     spec = spec.replace("nodes:\n", example.group(1) + "\nnodes:\n", 1)
     path = tmp_path / "lab.yaml"
     path.write_text(spec, encoding="utf-8")

@@ -17,10 +17,10 @@ import yaml
 
 from components.cli import main
 from components.spec.cluster import ClusterSpec
-from components.spec.loader import PROJECT_ROOT
+from tests.unit.plan_roots import CHECKOUT
 
-LAB = PROJECT_ROOT / "specs" / "lab.yaml"
-SUPERPOD = PROJECT_ROOT / "specs" / "superpod.yaml"
+LAB = CHECKOUT / "specs" / "lab.yaml"
+SUPERPOD = CHECKOUT / "specs" / "superpod.yaml"
 
 SITE_SKU = """catalogue:
   half-pod:
@@ -264,13 +264,13 @@ def test_the_installed_command_exits_2_without_a_traceback(tmp_path: Path) -> No
     command = [installed] if installed else [sys.executable, "-m", "components.cli"]
     path, line = plant(MISTAKES[0], tmp_path)
     result = subprocess.run([*command, "validate", "--spec", str(path)], capture_output=True, text=True,
-                            cwd=PROJECT_ROOT, timeout=120, check=False)
+                            cwd=CHECKOUT, timeout=120, check=False)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert f"{path}:{line}: nodes.1.serail: 'serail' — expected a key allowed here" in result.stderr
     missing = subprocess.run([*command, "validate", "--spec", str(tmp_path / "absent.yaml")], capture_output=True,
-                             text=True, cwd=PROJECT_ROOT, timeout=120, check=False)
+                             text=True, cwd=CHECKOUT, timeout=120, check=False)
     assert missing.returncode == 2
     assert len(missing.stderr.splitlines()) == 1 and "Traceback" not in missing.stderr
 
