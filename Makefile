@@ -10,10 +10,12 @@ STAMP := $(VENV)/.podforge-installed
 PODFORGE := $(BIN)/podforge
 # Debian packages the lab and the tests use (installed only when missing, only as root).
 APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync
+# The Pulumi engine in the venv: `build` (from tools/pulumi, cached outside the clone), `skip`, or an installed pulumi.
+ENGINE ?= build
 
-.PHONY: setup demo test bench lint lab-down clean
+.PHONY: setup engine demo test bench lint lab-down clean
 
-setup: $(STAMP)
+setup: $(STAMP) engine
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -27,6 +29,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+engine: $(STAMP)
+	@tools/build-engine.sh $(BIN) $(ENGINE)
 
 demo: setup
 	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)
