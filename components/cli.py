@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(args.run(args))
         except SpecError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
+            for line in exc.lines():
+                print(line, file=sys.stderr)
             return exitcodes.INVALID
         except BrokenPipeError:  # `podforge ... | head`: the reader left; say nothing more
             sys.stderr.close()

@@ -28,6 +28,12 @@ class HostOutcome:
     ok: int = 0
     changed: int = 0
     detail: str = ""
+    simulated: int = 0  # tasks that said `simulated:`, not counted in ok
+
+    @property
+    def result(self) -> str:
+        """What the summary says: `simulated` for a host that converged with simulated tasks, never plain ok."""
+        return "simulated" if self.status in ("ok", "changed") and self.simulated else self.status
 
 
 @dataclass
@@ -40,12 +46,13 @@ class RolloutReport:
 
     def summary(self) -> str:
         width = max((len(h.host) for h in self.hosts), default=4)
-        lines = [f"{'host':<{width}}  wave  result    ok  changed  detail"]
+        lines = [f"{'host':<{width}}  wave  result      ok  changed  simulated  detail"]
         for h in self.hosts:
-            lines.append(f"{h.host:<{width}}  {h.wave:>4}  {h.status:<8}  {h.ok:>3}  {h.changed:>7}  {h.detail}".rstrip())
+            lines.append(f"{h.host:<{width}}  {h.wave:>4}  {h.result:<9}  {h.ok:>3}  {h.changed:>7}  {h.simulated:>9}  "
+                         f"{h.detail}".rstrip())
         counts: dict[str, int] = {}
         for h in self.hosts:
-            counts[h.status] = counts.get(h.status, 0) + 1
+            counts[h.result] = counts.get(h.result, 0) + 1
         lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
         return "\n".join(lines)
 
@@ -87,9 +94,11 @@ def roll_out(waves: list[list[HostTarget]], state_file: Path, *, private_key_fil
         def show(event: TaskEvent, wave_number: int = number) -> None:
             if event.outcome == "skipped":
                 return
-            line = f"  wave {wave_number}  {event.host}  {event.task}  {event.outcome}"
-            if event.message:
-                line += f": {event.message}"
+            line = f"  wave {wave_number}  {event.host}  {event.task}  "
+            if event.simulated:  # its message says so: `simulated: …`
+                line += event.message
+            else:
+                line += event.outcome + (f": {event.message}" if event.message else "")
             progress(line)
             if check and event.outcome == "changed":
                 for diff in event.diff:
@@ -98,7 +107,8 @@ def roll_out(waves: list[list[HostTarget]], state_file: Path, *, private_key_fil
 
         site = run_site(to_run, on_event=show, **kwargs)
         outcomes = {t.hostname: HostOutcome(t.hostname, number, site.hosts[t.hostname].status,
-                                            site.hosts[t.hostname].ok, site.hosts[t.hostname].changed)
+                                            site.hosts[t.hostname].ok, site.hosts[t.hostname].changed,
+                                            simulated=site.hosts[t.hostname].simulated)
                     for t in to_run}
         for name, result in site.hosts.items():
             if not result.succeeded:

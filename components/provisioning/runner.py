@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,23 +48,36 @@ class TaskEvent:
     message: str = ""
     diff: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def simulated(self) -> bool:
+        """A task that reported what a stand-in host could not really do (`simulated: …`): not a real ok."""
+        return self.outcome == "ok" and self.message.startswith("simulated:")
+
 
 @dataclass
 class HostResult:
     host: str
     status: str = "ok"  # ok | changed | failed | unreachable
     ok: int = 0
+    """Tasks that succeeded (changed ones included, as Ansible counts them), simulated ones not."""
     changed: int = 0
     failed_task: str | None = None
     message: str = ""
+    simulated: int = 0
+    """Tasks that said `simulated:`: what a lab host could not really do, counted apart from ok."""
 
     @property
     def succeeded(self) -> bool:
         return self.status in ("ok", "changed")
 
+    @property
+    def result(self) -> str:
+        """How the host is reported: `simulated` when it succeeded and some of its tasks were simulated."""
+        return "simulated" if self.succeeded and self.simulated else self.status
+
     def describe(self) -> str:
         if self.succeeded:
-            return f"{self.host}: {self.status} (ok={self.ok} changed={self.changed})"
+            return f"{self.host}: {self.result} (ok={self.ok} changed={self.changed} simulated={self.simulated})"
         return f"{self.host}: {self.status} at task '{self.failed_task}': {self.message}".rstrip(": ")
 
 
@@ -122,7 +136,7 @@ def run_playbook(targets: Iterable[HostTarget], playbook: str, *, private_key: s
             inventory=str(inventory_file), limit=",".join(t.hostname for t in run_hosts), forks=forks,
             cmdline="--check --diff" if check else None, envvars={**(settings or {}), **_environment(private)}, quiet=True,
             event_handler=handle, timeout=timeout, suppress_env_files=True)
-        return _result(playbook, runner, run_hosts, failures)
+        return _result(playbook, runner, run_hosts, failures, Counter(e.host for e in events if e.simulated))
     finally:
         _close_masters(private / "cp")
         shutil.rmtree(private, ignore_errors=True)
@@ -197,12 +211,15 @@ def _message(res: dict[str, Any]) -> str:
     return " ".join(text.split())[:500]
 
 
-def _result(playbook: str, runner: Any, targets: list[HostTarget], failures: dict[str, tuple[str, str, str]]) -> RunResult:
+def _result(playbook: str, runner: Any, targets: list[HostTarget], failures: dict[str, tuple[str, str, str]],
+            simulated: Mapping[str, int]) -> RunResult:
     stats = runner.stats or {}
     hosts: dict[str, HostResult] = {}
     for t in targets:
         name = t.hostname
-        result = HostResult(name, ok=int(stats.get("ok", {}).get(name, 0)), changed=int(stats.get("changed", {}).get(name, 0)))
+        stand_ins = simulated.get(name, 0)
+        result = HostResult(name, ok=max(int(stats.get("ok", {}).get(name, 0)) - stand_ins, 0),
+                            changed=int(stats.get("changed", {}).get(name, 0)), simulated=stand_ins)
         if name in failures:
             result.status, result.failed_task, result.message = failures[name]
         elif stats.get("dark", {}).get(name) or stats.get("failures", {}).get(name):

@@ -1,14 +1,21 @@
-"""Cross-references a schema cannot express: duplicates, subnets, cabling, exports, versions, access.
+"""Cross-references a schema cannot express: duplicates, subnets, cabling, exports, versions, ports, access.
 
-Each check returns findings as (field path, value, expectation); the loader adds file and line.
-Pure functions of a parsed ClusterSpec: no I/O, no servers.
+Each check returns findings as (field path, value, expectation); the loader adds file and line. Two fields that
+cannot both stand (a duplicate, a clash) are one Clash: the loader reports it at the one declared later, naming
+the earlier one's field and line where the expectation says OTHER. One mistake gives one finding: a check does
+not report what only follows from a mistake another check reports.
+Pure functions of a parsed ClusterSpec and the time zone database: no servers.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
-from collections import Counter
+import zoneinfo
 from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from difflib import get_close_matches
+from functools import cache
 from ipaddress import IPv4Address, IPv4Network, ip_address
 
 from components.spec.access import ACTION_PATTERN, SECOND_FACTORS, AccessRole
@@ -18,14 +25,28 @@ from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
 from components.spec.fabric import Fabric, FabricPurpose, SwitchTier
 from components.spec.nodes import NodeRole
-from components.spec.software import dcgm_major
+from components.spec.ports import GPU_NODE_PORTS, KMIP, NFS, NFS_RDMA, SSH, VAULT, StandardPort, url_port
+from components.spec.software import dcgm_major, pinned_version
+from components.spec.storage import KMIP_DRIVER_VENDORS, MAX_KMIP_SERVERS, ExportProtocol
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, object, str]
 PKEY_MIN, PKEY_MAX = 0x0001, 0x7FFF
+IB_MTUS = (256, 512, 1024, 2048, 4096)
+"""The MTUs an InfiniBand port takes (IBTA MTU enum; OpenSM's partitions.conf `mtu=` codes 1..5)."""
+OTHER = "{other}"
+"""Where a Clash's expectation names the other field: the loader writes `FIELD on line N` there."""
 
 
-Rule = Callable[[ClusterSpec, dict[str, Sku]], Iterator[Finding]]
+@dataclass(frozen=True)
+class Clash:
+    """Two findings about one mistake: reported once, at the side declared later, naming the earlier side."""
+
+    first: Finding
+    second: Finding
+
+
+Rule = Callable[[ClusterSpec, dict[str, Sku]], Iterator[Finding | Clash]]
 RULES: list[tuple[Rule, frozenset[str]]] = []
 
 
@@ -37,29 +58,48 @@ def needs(*sections: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def check(spec: ClusterSpec, parsed: Collection[str] | None = None) -> list[Finding]:
+def check(spec: ClusterSpec, parsed: Collection[str] | None = None) -> list[Finding | Clash]:
     """Every cross-reference problem of the spec, in a stable order.
 
     `parsed` names the top-level sections that passed the schema (all of them when None); a rule that
     reads any other section is skipped, so a typo in one section does not hide a duplicate in another.
+    A site entry that redefines a built-in SKU is refused, and the other rules read the built-in one.
     """
     ready = set(ClusterSpec.model_fields) if parsed is None else set(parsed)
-    catalogue = {**builtin_catalogue(), **spec.catalogue} if "catalogue" in ready else builtin_catalogue()
-    findings: list[Finding] = []
+    catalogue = {**spec.catalogue, **builtin_catalogue()} if "catalogue" in ready else builtin_catalogue()
+    findings: list[Finding | Clash] = []
     for rule, sections in RULES:
         if sections <= ready:
             findings.extend(rule(spec, catalogue))
     return findings
 
 
-def _duplicates(values: list[tuple[tuple[str | int, ...], object]], what: str) -> Iterator[Finding]:
+def _clash(earlier: Path_, later: Path_, value: object, expected: str) -> Clash:
+    """Two fields holding the same value that may be there once; `expected` names the other one as OTHER."""
+    return Clash((earlier, value, expected), (later, value, expected))
+
+
+def _duplicates(values: list[tuple[tuple[str | int, ...], object]], what: str) -> Iterator[Clash]:
     seen: dict[object, tuple[str | int, ...]] = {}
     for path, value in values:
         if value in seen:
-            first = ".".join(map(str, seen[value]))
-            yield path, value, f"a unique {what} (already used at {first})"
+            yield _clash(seen[value], path, value, f"a unique {what} (already used at {OTHER})")
         else:
             seen[value] = path
+
+
+def _nonstandard_port(path: Path_, value: object, port: int, standard: StandardPort, exception: str | None,
+                      exception_field: str) -> Iterator[Finding]:
+    if port != standard.port and not (exception or "").strip():
+        yield path, value, (f"port {standard.port}, {standard.protocol}'s ({standard.source}), or {exception_field} "
+                            f"saying why this one differs")
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    # zoneinfo reads the system's tz database, else the tzdata package
+    # (https://docs.python.org/3/library/zoneinfo.html#zoneinfo.available_timezones).
+    return frozenset(zoneinfo.available_timezones())
 
 
 @needs("catalogue")
@@ -74,7 +114,7 @@ def _catalogue_entries(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator
         yield from sku_problems(base, sku)
 
 
-def sku_problems(base: tuple[str | int, ...], sku: Sku) -> Iterator[Finding]:
+def sku_problems(base: tuple[str | int, ...], sku: Sku) -> Iterator[Finding | Clash]:
     """Counts and indices inside one catalogue entry that contradict each other."""
     rails = [h.rail for h in sku.compute_hcas]
     if sku.compute_hcas and len(sku.compute_hcas) != sku.gpu.count:
@@ -84,18 +124,33 @@ def sku_problems(base: tuple[str | int, ...], sku: Sku) -> Iterator[Finding]:
         yield base + ("compute_hcas",), rails, f"rails numbered 0..{len(rails) - 1}, once each, in rail order"
     if sku.nvswitch_count and not sku.gpu.nvlink:
         yield base + ("nvswitch_count",), sku.nvswitch_count, "0 for a SKU whose GPUs have no NVLink"
-    seen: set[str] = set()
+    seen: dict[str, Path_] = {}
     for kind in ("compute_hcas", "storage_hcas"):
         for k, hca in enumerate(getattr(sku, kind)):
             if hca.device in seen:
-                yield base + (kind, k, "device"), hca.device, "each HCA device listed once (compute or storage)"
-            seen.add(hca.device)
+                yield _clash(seen[hca.device], base + (kind, k, "device"), hca.device,
+                             f"each HCA device listed once, compute or storage (already at {OTHER})")
+            seen.setdefault(hca.device, base + (kind, k, "device"))
             if hca.gpu is not None and hca.gpu >= sku.gpu.count:
                 yield base + (kind, k, "gpu"), hca.gpu, f"a GPU index of this SKU (0..{sku.gpu.count - 1})"
             if hca.numa_node is not None and hca.numa_node >= sku.numa_nodes:
                 yield base + (kind, k, "numa_node"), hca.numa_node, f"a NUMA node of this SKU (0..{sku.numa_nodes - 1})"
             if kind == "storage_hcas" and hca.rail is not None:
                 yield base + (kind, k, "rail"), hca.rail, "no rail on a storage HCA (rails are compute HCAs)"
+
+
+@needs("site")
+def _site(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    zone = spec.site.timezone
+    zones = _timezones()
+    if not zones:
+        yield (("site", "timezone"), zone, "an IANA time zone; this machine has no time zone database to check it "
+                                           "against (install tzdata)")
+    elif zone not in zones:
+        by_case = {z.lower(): z for z in zones}
+        close = [by_case[zone.lower()]] if zone.lower() in by_case else get_close_matches(zone, sorted(zones), n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        yield ("site", "timezone"), zone, f"a time zone of the IANA tz database, e.g. Asia/Shanghai or UTC{guess}"
 
 
 @needs("nodes", "catalogue")
@@ -106,16 +161,22 @@ def _nodes(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
     for i, node in enumerate(spec.nodes):
         if node.sku not in catalogue:
             yield ("nodes", i, "sku"), node.sku, f"a catalogue SKU ({', '.join(sorted(catalogue))})"
-        for role, count in Counter(node.roles).items():
-            if count > 1:
-                yield ("nodes", i, "roles"), role.value, "each role once"
+        yield from _duplicates([(("nodes", i, "roles", r), role.value) for r, role in enumerate(node.roles)], "role")
         known = node.ssh.known_hosts
-        if known is not None and (known.startswith("/") or ".." in known.split("/")):
-            yield ("nodes", i, "ssh", "known_hosts"), known, "a path inside the project (relative, no '..')"
+        if known is not None and _outside_project(known):
+            yield (("nodes", i, "ssh", "known_hosts"), known,
+                   "a file inside the project: a path relative to it that does not leave it with '..'")
+        yield from _nonstandard_port(("nodes", i, "ssh", "port"), node.ssh.port, node.ssh.port, SSH,
+                                     node.ssh.port_exception, "ssh.port_exception")
+
+
+def _outside_project(path: str) -> bool:
+    """Absolute, home-relative or escaping with `..`; a file that does not exist (yet) is not refused here."""
+    return path.startswith(("/", "~")) or posixpath.normpath(path).split("/")[0] == ".."
 
 
 @needs("networks", "nodes")
-def _addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+def _addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     nets = spec.networks
     gateways: dict[IPv4Address, str] = {}
     for name in ("management", "bmc", "inband", "storage"):
@@ -142,18 +203,20 @@ def _addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding
         yield from _duplicates(every, "address")
     else:
         # Networks that share one subnet (the lab) may reuse a node's address across them, not across nodes.
-        by_node = [(p, v) for p, v in every if p[2] == "management_address"]
-        yield from _duplicates(by_node, "address")
-        owner = {v: p[1] for p, v in by_node}
+        seen: dict[object, Path_] = {}
         for path, value in every:
-            if path[2] != "management_address" and value in owner and owner[value] != path[1]:
-                yield path, value, f"an address not used by another node (nodes.{owner[value]} has it)"
+            if value in seen and seen[value][1] != path[1]:
+                yield _clash(seen[value], path, value, f"a unique address (already used at {OTHER})")
+            seen.setdefault(value, path)
 
 
 @needs("networks", "nodes", "storage")
-def _array_addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
-    taken = {str(getattr(n, f)): i for i, n in enumerate(spec.nodes)
-             for f in ("management_address", "inband_address", "storage_address") if getattr(n, f) is not None}
+def _array_addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
+    taken: dict[str, Path_] = {}
+    for i, n in enumerate(spec.nodes):
+        for f in ("management_address", "inband_address", "storage_address"):
+            if getattr(n, f) is not None:
+                taken.setdefault(str(getattr(n, f)), ("nodes", i, f))
     for i, array in enumerate(spec.storage.arrays):
         for k, text in enumerate(array.data_addresses):
             path = ("storage", "arrays", i, "data_addresses", k)
@@ -162,7 +225,7 @@ def _array_addresses(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[F
                 continue
             yield from _inside(path, addr, spec.networks.storage.cidr, "storage")
             if text in taken:
-                yield path, text, f"an address no node uses (nodes.{taken[text]} has it)"
+                yield _clash(taken[text], path, text, f"an address no node uses (already used at {OTHER})")
 
 
 def _as_ip(host: str) -> IPv4Address | None:
@@ -181,25 +244,25 @@ def _inside(path: tuple[str | int, ...], addr: IPv4Address, net: IPv4Network, na
 
 
 @needs("fabrics")
-def _fabric_names(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+def _fabric_names(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     yield from _duplicates([(("fabrics", i, "name"), f.name) for i, f in enumerate(spec.fabrics)], "fabric name")
     # Switch names become resource names, so they are unique across fabrics, not only within one.
     yield from _duplicates([(("fabrics", i, "switches", j, "name"), s.name)
                             for i, f in enumerate(spec.fabrics) for j, s in enumerate(f.switches)], "switch name")
-    purposes = Counter(f.purpose for f in spec.fabrics)
+    yield from _duplicates([(("fabrics", i, "purpose"), f.purpose.value) for i, f in enumerate(spec.fabrics)],
+                           "purpose: one fabric per purpose, compute or storage")
     for i, fabric in enumerate(spec.fabrics):
-        if purposes[fabric.purpose] > 1:
-            yield ("fabrics", i, "purpose"), fabric.purpose.value, "one fabric per purpose (compute, storage)"
         yield from _fabric_ports(("fabrics", i), fabric)
         yield from _fabric_settings(("fabrics", i), fabric)
 
 
-def _fabric_ports(base: Path_, fabric: Fabric) -> Iterator[Finding]:
+def _fabric_ports(base: Path_, fabric: Fabric) -> Iterator[Finding | Clash]:
     """Every cable ends on a port that exists, on a switch of the right tier, and no port takes two cables."""
     switches = {s.name: s for s in fabric.switches}
-    taken: dict[tuple[str, int], str] = {}
+    taken: dict[tuple[str, int], tuple[str, Path_]] = {}
 
-    def port(switch_path: Path_, path: Path_, switch: str, number: int, tier: SwitchTier, what: str) -> Iterator[Finding]:
+    def port(switch_path: Path_, path: Path_, switch: str, number: int, tier: SwitchTier,
+             what: str) -> Iterator[Finding | Clash]:
         sw = switches.get(switch)
         if sw is None:
             yield switch_path, switch, f"a {tier.value} switch declared in {_dotted(base)}.switches"
@@ -209,16 +272,19 @@ def _fabric_ports(base: Path_, fabric: Fabric) -> Iterator[Finding]:
         if not 1 <= number <= sw.ports:
             yield path, number, f"a port of {switch} (1..{sw.ports})"
         elif (switch, number) in taken:
-            yield path, number, f"a free port ({switch} port {number} is already cabled to {taken[switch, number]})"
+            owner, earlier = taken[switch, number]
+            yield _clash(earlier, path, number,
+                         f"a free port ({switch} port {number} is already cabled to {owner} at {OTHER})")
         else:
-            taken[switch, number] = what
+            taken[switch, number] = (what, path)
 
-    cabled: dict[tuple[str, str], int] = {}
+    cabled: dict[tuple[str, str], Path_] = {}
     for j, link in enumerate(fabric.node_links):
         lp = base + ("node_links", j)
         if (link.node, link.hca) in cabled:
-            yield lp + ("hca",), link.hca, f"one cable per HCA (already cabled at node_links.{cabled[link.node, link.hca]})"
-        cabled.setdefault((link.node, link.hca), j)
+            yield _clash(cabled[link.node, link.hca], lp + ("hca",), link.hca,
+                         f"one cable per HCA ({link.node} {link.hca} is already cabled at {OTHER})")
+        cabled.setdefault((link.node, link.hca), lp + ("hca",))
         yield from port(lp + ("switch",), lp + ("port",), link.switch, link.port, SwitchTier.leaf, f"{link.node}/{link.hca}")
     for j, link in enumerate(fabric.switch_links):
         lp = base + ("switch_links", j)
@@ -231,14 +297,25 @@ def _fabric_ports(base: Path_, fabric: Fabric) -> Iterator[Finding]:
                 yield base + ("switches", j, "name"), leaf.name, "a leaf with uplinks to the spines (switch_links)"
 
 
-def _fabric_settings(base: Path_, fabric: Fabric) -> Iterator[Finding]:
+def _fabric_settings(base: Path_, fabric: Fabric) -> Iterator[Finding | Clash]:
     for j, switch in enumerate(fabric.switches):
         if switch.tier is SwitchTier.spine and switch.rails:
             yield base + ("switches", j, "rails"), switch.rails, "no rails on a spine (a leaf serves rails)"
     if fabric.transport == "infiniband" and not fabric.subnet_managers:
         yield base + ("subnet_managers",), [], "at least one subnet manager on an InfiniBand fabric"
+    if fabric.transport == "roce" and fabric.subnet_managers:
+        yield (base + ("subnet_managers",), [sm.host for sm in fabric.subnet_managers],
+               "no subnet manager on a RoCE fabric (OpenSM manages InfiniBand fabrics; podforge renders its "
+               "opensm.conf only for those)")
     if fabric.transport == "roce" and fabric.roce_gid_index is None:
         yield base + ("roce_gid_index",), None, "the RoCE GID index (NCCL_IB_GID_INDEX, usually 3)"
+    if fabric.transport == "infiniband" and fabric.mtu not in IB_MTUS:
+        yield (base + ("mtu",), fabric.mtu, "an InfiniBand MTU: 256, 512, 1024, 2048 or 4096 (9000 is an Ethernet "
+                                            "MTU, for RoCE)")
+    for j, partition in enumerate(fabric.partitions):
+        if partition.members not in ("ALL", fabric.purpose.value):
+            yield (base + ("partitions", j, "members"), partition.members,
+                   f"ALL or {fabric.purpose.value}: fabric {fabric.name} carries only {fabric.purpose.value} HCAs")
     yield from _duplicates([(base + ("subnet_managers", j, "host"), sm.host)
                             for j, sm in enumerate(fabric.subnet_managers)], "subnet manager host")
     yield from _duplicates([(base + ("partitions", j, "pkey"), hex(p.pkey)) for j, p in enumerate(fabric.partitions)],
@@ -252,18 +329,30 @@ def _fabric_settings(base: Path_, fabric: Fabric) -> Iterator[Finding]:
 
 @needs("fabrics", "nodes", "catalogue")
 def _fabric_nodes(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
-    """Cables start at a declared node's HCA of the right kind; every compute HCA and rail is cabled."""
+    """Cables start at a declared node's HCA of the right kind; every compute HCA and rail is cabled.
+
+    Cables naming an unknown node are one finding per name, and stand for the node that name looks like
+    (a typo is one line, not one per cable plus every HCA of that node left uncabled)."""
     nodes = {n.hostname: n for n in spec.nodes}
     for i, fabric in enumerate(spec.fabrics):
         base: Path_ = ("fabrics", i)
         switches = {s.name: s for s in fabric.switches}
+        served = {r for s in fabric.leaves() for r in s.rails}
         cabled: set[tuple[str, str]] = set()
         rates: dict[int, str] = {}
+        unknown: dict[str, str | None] = {}
         for j, link in enumerate(fabric.node_links):
             lp = base + ("node_links", j)
             node = nodes.get(link.node)
             if node is None:
-                yield lp + ("node",), link.node, "a hostname declared in nodes"
+                if link.node not in unknown:
+                    unknown[link.node] = next(iter(get_close_matches(link.node, list(nodes), n=1)), None)
+                    count = sum(1 for other in fabric.node_links if other.node == link.node)
+                    guess = f"; did you mean {unknown[link.node]!r}?" if unknown[link.node] else ""
+                    yield lp + ("node",), link.node, (f"a hostname declared in nodes ({count} cable(s) of "
+                                                      f"{_dotted(base)}.node_links name it{guess})")
+                if unknown[link.node] is not None:
+                    cabled.add((str(unknown[link.node]), link.hca))
                 continue
             cabled.add((link.node, link.hca))
             sku = catalogue.get(node.sku)
@@ -278,13 +367,13 @@ def _fabric_nodes(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Find
                 continue
             rates.setdefault(hca.rate_gbps, f"{node.sku} {hca.device}")
             leaf = switches.get(link.switch)
-            if hca.rail is not None and leaf is not None and leaf.rails and hca.rail not in leaf.rails:
+            if (hca.rail is not None and leaf is not None and leaf.rails and hca.rail not in leaf.rails
+                    and hca.rail in served):  # a rail no leaf serves is reported once, on the switches
                 yield lp + ("switch",), link.switch, f"a leaf serving rail {hca.rail} ({link.hca}'s rail)"
         if any(rate != fabric.rate_gbps for rate in rates):
             yield base + ("rate_gbps",), fabric.rate_gbps, "the rate of the HCAs cabled into it (" + ", ".join(
                 f"{rate} Gb/s: {example}" for rate, example in sorted(rates.items())) + ")"
         if fabric.purpose is FabricPurpose.compute:
-            served = {r for s in fabric.leaves() for r in s.rails}
             rails_needed: set[int] = set()
             for n, node in enumerate(spec.nodes):
                 sku = catalogue.get(node.sku)
@@ -314,7 +403,7 @@ def _dotted(path: Path_) -> str:
 
 
 @needs("storage", "nodes")
-def _storage(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+def _storage(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     storage = spec.storage
     hosts = {n.hostname for n in spec.nodes}
     roles = {r for n in spec.nodes for r in n.roles}
@@ -330,11 +419,19 @@ def _storage(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
         if enc.tls_min_version == "1.2" and not enc.tls_exception:
             yield (("storage", "arrays", i, "encryption", "tls_min_version"), "1.2",
                    "1.3, or a tls_exception saying why this array's KMIP client cannot do TLS 1.3")
+        if enc.external_kmip and array.vendor not in KMIP_DRIVER_VENDORS:
+            yield (("storage", "arrays", i, "encryption", "external_kmip"), True,
+                   f"false for a {array.vendor.value} array: podforge configures external KMIP on "
+                   f"{' and '.join(sorted(v.value for v in KMIP_DRIVER_VENDORS))} arrays only")
     consumed: set[str] = set()
     for k, mount in enumerate(storage.mounts):
         mp = ("storage", "mounts", k)
         if mount.export not in exports:
             yield mp + ("export",), mount.export, f"an export declared on an array ({', '.join(sorted(exports)) or 'none'})"
+            consumed.update(get_close_matches(mount.export, list(exports), n=1))  # the export it misspells
+        else:
+            i, j = exports[mount.export]
+            yield from _mount_port(mp, mount.options, storage.arrays[i].exports[j].protocol, mount.port_exception)
         consumed.add(mount.export)
         if (mount.role is None) == (not mount.hosts):
             yield mp, mount.export, "exactly one of role or hosts (who mounts it)"
@@ -366,27 +463,50 @@ def _served_export(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Fin
             return
 
 
-def _mount_points(spec: ClusterSpec) -> Iterator[Finding]:
+def _mount_port(path: Path_, options: list[str], protocol: ExportProtocol,
+                exception: str | None) -> Iterator[Finding]:
+    """A `port=` mount option is the protocol's port unless the mount says why not (NVMe-oF takes no port=)."""
+    standard = {ExportProtocol.nfs: NFS, ExportProtocol.nfs_rdma: NFS_RDMA}.get(protocol)
+    for o, option in enumerate(options):
+        name, _, value = option.partition("=")
+        if standard is not None and name.strip() == "port" and value.strip().isdigit():
+            yield from _nonstandard_port(path + ("options", o), option, int(value), standard, exception,
+                                         "the mount's port_exception")
+
+
+def _mount_points(spec: ClusterSpec) -> Iterator[Clash]:
     """Two mounts may share a mount point only on disjoint sets of hosts."""
     claimed: dict[tuple[str, str], int] = {}
     for k, mount in enumerate(spec.storage.mounts):
         hosts = set(mount.hosts) if mount.role is None else {n.hostname for n in spec.nodes_with(mount.role)}
         clash = sorted({claimed[h, mount.mount_point] for h in hosts if (h, mount.mount_point) in claimed})
         if clash:
-            yield (("storage", "mounts", k, "mount_point"), mount.mount_point,
-                   f"a mount point free on these hosts (storage.mounts.{clash[0]} mounts there too)")
+            yield _clash(("storage", "mounts", clash[0], "mount_point"), ("storage", "mounts", k, "mount_point"),
+                         mount.mount_point, f"a mount point free on these hosts ({OTHER} mounts there too)")
         for host in hosts:
             claimed.setdefault((host, mount.mount_point), k)
 
 
 @needs("keys", "storage")
-def _keys(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+def _keys(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     vault = spec.keys.vault
     kmip = vault.kmip
     arrays = {a.name: a for a in spec.storage.arrays}
+    base: Path_ = ("keys", "vault", "kmip")
+    if vault.tls_min_version == "1.2":  # components/vault/server_config.py renders no TLS 1.2 listener
+        yield (("keys", "vault", "tls_min_version"), "1.2",
+               "1.3: the Vault API is podforge's own endpoint, no peer of it needs TLS 1.2 (only the KMIP listener and "
+               "an array's KMIP client may declare a tls_exception)")
+    vault_port = url_port(vault.address)
+    if vault_port is not None:
+        yield from _nonstandard_port(("keys", "vault", "address"), vault.address, vault_port, VAULT,
+                                     vault.port_exception, "keys.vault.port_exception")
+    for k, address in enumerate(kmip.listen_addrs):
+        yield from _nonstandard_port(base + ("listen_addrs", k), address, int(address.rsplit(":", 1)[1]), KMIP,
+                                     kmip.port_exception, "keys.vault.kmip.port_exception")
     if kmip.tls_min_version == "tls12" and not kmip.tls_exception:
-        yield (("keys", "vault", "kmip", "tls_min_version"), "tls12",
-               "tls13, or a tls_exception naming the peer that cannot do TLS 1.3")
+        yield (base + ("tls_min_version",), "tls12", "tls13, or a tls_exception naming the peer that cannot do TLS 1.3")
+    yield from _kmip_clients(spec, base)
     yield from _duplicates([(("keys", "vault", "kmip", "scopes", i, "scope"), s.scope)
                             for i, s in enumerate(kmip.scopes)], "KMIP scope")
     yield from _duplicates([(("keys", "vault", "kmip", "scopes", i, "array"), s.array)
@@ -394,9 +514,8 @@ def _keys(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
     for i, scope in enumerate(kmip.scopes):
         if scope.array not in arrays:
             yield ("keys", "vault", "kmip", "scopes", i, "array"), scope.array, "an array declared in storage.arrays"
-        for op, count in Counter(scope.operations).items():
-            if count > 1:
-                yield ("keys", "vault", "kmip", "scopes", i, "operations"), op, "each operation once"
+        yield from _duplicates([(base + ("scopes", i, "operations", o), op) for o, op in enumerate(scope.operations)],
+                               "operation: each one once")
     scoped = {s.array for s in kmip.scopes}
     for i, array in enumerate(spec.storage.arrays):
         if array.encryption.external_kmip and array.name not in scoped:
@@ -410,24 +529,64 @@ def _keys(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
                    "at least 1h (Vault's minimum auto_rotate_period)")
 
 
+def _kmip_clients(spec: ClusterSpec, base: Path_) -> Iterator[Finding | Clash]:
+    """The arrays that encrypt through Vault's KMIP listener can reach it: by name, within their vendor's limit
+    of key servers, and over a TLS version both ends accept."""
+    kmip = spec.keys.vault.kmip
+    names, field = (kmip.server_hostnames, "server_hostnames") if kmip.server_hostnames else (kmip.server_ips,
+                                                                                               "server_ips")
+    clients = [(i, a) for i, a in enumerate(spec.storage.arrays)
+               if a.encryption.external_kmip and a.vendor in KMIP_DRIVER_VENDORS]
+    if clients and not names:
+        yield (base + ("server_hostnames",), [], f"the names the arrays reach the KMIP listener by, in server_hostnames "
+                                                 f"or server_ips (storage.arrays.{clients[0][0]} encrypts through it)")
+    for i, array in clients:
+        limit = MAX_KMIP_SERVERS.get(array.vendor)
+        if limit is not None and len(names) > limit:
+            yield (base + (field,), names, f"at most {limit} names: a {array.vendor.value} array takes up to {limit} "
+                                           f"KMIP servers (storage.arrays.{i} encrypts through them)")
+            break
+    for i, array in clients:
+        if array.encryption.tls_min_version == "1.2" and array.encryption.tls_exception and \
+                kmip.tls_min_version == "tls13":
+            expected = (f"one TLS version both ends of KMIP accept: storage.arrays.{i}'s client needs TLS 1.2 and the "
+                        f"listener accepts only TLS 1.3 ({OTHER}); set keys.vault.kmip.tls_min_version to tls12 with a "
+                        "tls_exception, or the array to 1.3")
+            yield Clash((base + ("tls_min_version",), "tls13", expected),
+                        (("storage", "arrays", i, "encryption", "tls_min_version"), "1.2", expected))
+
+
 @needs("software")
-def _software(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+def _software(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     sw = spec.software
     names = {s.name for s in sw.sources}
     yield from _duplicates([(("software", "sources", i, "name"), s.name) for i, s in enumerate(sw.sources)],
                            "source name")
-    if sw.fabric_manager.version != sw.driver.version:
-        yield (("software", "fabric_manager", "version"), sw.fabric_manager.version,
-               f"the driver's version {sw.driver.version} (the fabric manager refuses to start on a mismatch)")
-    if not sw.driver.version.startswith(sw.driver.branch + "."):
-        yield ("software", "driver", "version"), sw.driver.version, f"a version of branch {sw.driver.branch}"
+    for i, source in enumerate(sw.sources):
+        if source.kind == "vendor" and source.url.startswith("http://"):
+            yield (("software", "sources", i, "url"), source.url,
+                   "an https:// URL for a vendor repository (fetched from outside the site: TLS required); only the "
+                   "site's own mirror (kind: mirror) may be http://")
+    unpinned: set[str] = set()
     for part in ("driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm",
                  "dcgm_exporter"):
         pin = getattr(sw, part)
-        if pin is not None and pin.source not in names:
+        if pin is None:
+            continue
+        if not pinned_version(pin.version):
+            unpinned.add(part)
+            yield (("software", part, "version"), pin.version,
+                   "a pinned version, as APT prints it: digits first (e.g. 535.183.06, 1:4.4.1-1), not a tag such as "
+                   "latest or v1.2, a range or a wildcard")
+        if pin.source not in names:
             yield (("software", part, "source"), pin.source,
                    f"a source declared in software.sources ({', '.join(sorted(names))})")
-    if sw.dcgm_exporter is not None and dcgm_major(sw.dcgm.version) < 4:
+    if not unpinned & {"driver", "fabric_manager"} and sw.fabric_manager.version != sw.driver.version:
+        yield (("software", "fabric_manager", "version"), sw.fabric_manager.version,
+               f"the driver's version {sw.driver.version} (the fabric manager refuses to start on a mismatch)")
+    if "driver" not in unpinned and not sw.driver.version.startswith(sw.driver.branch + "."):
+        yield ("software", "driver", "version"), sw.driver.version, f"a version of branch {sw.driver.branch}"
+    if "dcgm" not in unpinned and sw.dcgm_exporter is not None and dcgm_major(sw.dcgm.version) < 4:
         yield (("software", "dcgm", "version"), sw.dcgm.version,
                "DCGM 4 or later when software.dcgm_exporter is pinned (datacenter-gpu-manager-exporter depends on "
                "datacenter-gpu-manager-4-core)")
@@ -488,7 +647,27 @@ def _serving(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
     servers = spec.nodes_with(NodeRole.inference_local)
     if not servers:
         yield ("serving",), serving.engine, "a node with the inference_local role to run it"
+
     gpus = [catalogue[n.sku].gpu.count for n in servers if n.sku in catalogue]
     if gpus and serving.tensor_parallel_size > min(gpus):
         yield (("serving", "tensor_parallel_size"), serving.tensor_parallel_size,
                f"at most the GPUs of one serving node ({min(gpus)})")
+
+
+@needs("serving", "nodes", "software")
+def _serving_port(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
+    """The engine's port is free on its nodes: not sshd's, not one of the dcgm role's services on a gpu_node."""
+    serving = spec.serving
+    if serving is None:
+        return
+    servers = spec.nodes_with(NodeRole.inference_local)
+    taken = {port: what for port, what in GPU_NODE_PORTS.items()
+             if port != 9400 or spec.software.dcgm_exporter is not None}
+    if serving.port in taken and any(NodeRole.gpu_node in n.roles for n in servers):
+        yield (("serving", "port"), serving.port,
+               f"a port free on the serving nodes: {taken[serving.port]} listens on {serving.port} on every gpu_node")
+    for n, node in enumerate(spec.nodes):
+        if node in servers and node.ssh.port == serving.port:
+            yield _clash(("nodes", n, "ssh", "port"), ("serving", "port"), serving.port,
+                         f"a port free on the serving nodes (sshd listens there: {OTHER})")
+            return

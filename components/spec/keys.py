@@ -36,6 +36,8 @@ class Kmip(SpecModel):
     server_ips: list[str] = Field(default_factory=list, description="IP addresses in the listener's certificate.")
     tls_min_version: Literal["tls12", "tls13"] = Field("tls13", description="Lowest TLS version the listener accepts.")
     tls_exception: str | None = Field(None, description="Why the listener must accept TLS 1.2 (required for tls12).")
+    port_exception: str | None = Field(None, description="Why a listen address is not on KMIP's port 5696 "
+                                                         "(required then).")
     client_cert_ttl: Duration = Field("72h", description="Lifetime of client certificates handed to arrays.")
     scopes: list[KmipScope] = Field(default_factory=list, description="One scope per array that encrypts via KMIP.")
 
@@ -63,8 +65,10 @@ class Pki(SpecModel):
 
 
 class Vault(SpecModel):
-    address: str = Field(pattern=r"^https?://\S+$", description="Vault API address, https://HOST:8200.")
+    address: str = Field(pattern=r"^https://\S+$", description="Vault API address, https://HOST:8200 (TLS only).")
     tls_min_version: Literal["1.2", "1.3"] = Field("1.3", description="Lowest TLS version of the Vault API.")
+    port_exception: str | None = Field(None, description="Why the address is not on Vault's port 8200 "
+                                                         "(required then).")
     audit_log_path: str = Field("/var/log/vault/audit.log", description="File audit device path.")
     kmip: Kmip
     transit: Transit

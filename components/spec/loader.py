@@ -16,7 +16,7 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 import components.paths as paths  # as a module: components.paths itself imports from components.spec
-from components.spec.checks import check
+from components.spec.checks import OTHER, Clash, Finding, check
 from components.spec.cluster import ClusterSpec
 from components.spec.problems import MISSING, Problem, SpecError
 from components.spec.yamlsource import SourceMap, load_yaml
@@ -67,13 +67,39 @@ def load_spec(path: str | Path, root: Path | None = None, display: str | None = 
         spec = ClusterSpec.model_validate(data)
         parsed: Collection[str] = set(ClusterSpec.model_fields)
     except ValidationError as exc:
-        problems += [_problem(display, smap, err) for err in exc.errors()]
+        errors = _without_follow_ons(exc.errors())
+        problems += [_problem(display, smap, err) for err in errors]
         failed = {err["loc"][0] if err["loc"] else "" for err in exc.errors()}
         spec, parsed = _parsed_sections(data, failed)
-    problems += [Problem(display, smap.line_of(p), ".".join(map(str, p)), v, e) for p, v, e in check(spec, parsed)]
+    problems += [_finding(display, smap, finding) for finding in check(spec, parsed)]
     if problems:
         raise SpecError(problems)
     return LoadedSpec(spec, display, smap)
+
+
+def _finding(file: str, smap: SourceMap, finding: Finding | Clash) -> Problem:
+    """A cross-check's finding as a line; a clash at its side declared later, naming the earlier one's line."""
+    if isinstance(finding, Clash):
+        first, second = finding.first, finding.second
+        if smap.line_of(first[0]) > smap.line_of(second[0]):
+            first, second = second, first
+        path, value, expected = second
+        other = f"{'.'.join(map(str, first[0]))} on line {smap.line_of(first[0])}"
+        return Problem(file, smap.line_of(path), ".".join(map(str, path)), value, expected.replace(OTHER, other))
+    path, value, expected = finding
+    return Problem(file, smap.line_of(path), ".".join(map(str, path)), value, expected)
+
+
+def _without_follow_ons(errors: list[Any]) -> list[Any]:
+    """Schema errors less those that only follow from another: a required key reported missing beside an unknown
+    key that is its typo (`serail` for `serial`) is one mistake, reported once, as the typo."""
+    misspelt = set()
+    for err in errors:
+        loc = tuple(part for part in err["loc"] if part != "[key]")
+        if err["type"] == "extra_forbidden" and loc:
+            close = get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1)
+            misspelt.update(loc[:-1] + (name,) for name in close)
+    return [err for err in errors if not (err["type"] == "missing" and tuple(err["loc"]) in misspelt)]
 
 
 def _parsed_sections(data: dict[str, Any], failed: set[object]) -> tuple[ClusterSpec, set[str]]:
@@ -168,6 +194,8 @@ def _expectation(err: Any) -> str:
         return "a non-empty string" if ctx.get("min_length") == 1 else f"at least {ctx['min_length']} characters"
     if kind == "too_short":
         return f"at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
+    if kind == "string_pattern_mismatch" and str(ctx.get("pattern", "")).startswith("^https://"):
+        return "an https:// URL (TLS is required here)"
     if kind == "string_pattern_mismatch":
         return f"a string matching {ctx['pattern']!r}"
     fixed = {

@@ -23,7 +23,8 @@ class SshPin(SpecModel):
     """How the node's SSH host key is pinned: the key itself, or a known_hosts file that holds it."""
 
     user: str = Field("root", description="Automation user podforge logs in as.")
-    port: int = Field(22, ge=1, le=65535, description="SSH port.")
+    port: int = Field(22, ge=1, le=65535, description="SSH port (22; another needs port_exception).")
+    port_exception: str | None = Field(None, description="Why sshd listens on a port other than 22 (required then).")
     host_key: str | None = Field(None, pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp\d+|ssh-rsa) [A-Za-z0-9+/=]+$",
                                  description="Public host key, `TYPE BASE64`.")
     known_hosts: str | None = Field(None, description="known_hosts file (relative to the project root) "

@@ -37,10 +37,22 @@ class Problem:
         return f"{where}: {field_path}: {_show(self.value)} — expected {self.expected}"
 
 
+PRINTED_PROBLEMS = 50
+"""Problems printed of a spec with more: the first ones in file order, then one line counting the rest."""
+
+
 class SpecError(Exception):
-    """Raised with every problem found; the CLI prints one line each and exits 2."""
+    """Raised with every problem found; the CLI prints one line each (at most PRINTED_PROBLEMS) and exits 2."""
 
     def __init__(self, problems: list[Problem]):
         unique = {str(p): p for p in problems}
         self.problems = sorted(unique.values(), key=lambda p: (p.file, p.line, p.path, p.expected))
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self, limit: int = PRINTED_PROBLEMS) -> list[str]:
+        """The lines to print: the first `limit` problems, then `... and N more problems` if there are more."""
+        shown = [str(p) for p in self.problems[:limit]]
+        rest = len(self.problems) - limit
+        if rest > 0:
+            shown.append(f"... and {rest} more problem{'s' if rest != 1 else ''} ({len(self.problems)} in all)")
+        return shown

@@ -9,6 +9,18 @@ from pydantic import Field
 
 from components.spec.base import Name, SpecModel
 
+PINNED_VERSION = r"^(\d+:)?\d[A-Za-z0-9.+~-]*$"
+"""A package version as APT prints it: an optional epoch, then digits first, only the characters a Debian version
+may hold (deb-version(7): the upstream version "may contain only alphanumerics and the characters . + - : ~ ...
+and should start with a digit")."""
+_WILDCARD_PART = re.compile(r"(?:^|[.:+~-])[xX](?:$|[.+~-])")
+
+
+def pinned_version(version: str) -> bool:
+    """Whether `version` pins one release: not a tag (`latest`, `v1.2`), a range (`>=1.2`, `~1.2`) or a wildcard
+    (`1.x`, `1.*`)."""
+    return re.fullmatch(PINNED_VERSION, version) is not None and _WILDCARD_PART.search(version) is None
+
 
 def dcgm_major(version: str) -> int:
     """DCGM's major version from its package version; an APT epoch (`1:4.4.1-1`) may lead. Unreadable → 3."""
@@ -24,7 +36,9 @@ class PackageSource(SpecModel):
 
 
 class Pinned(SpecModel):
-    version: str = Field(min_length=1, description="Exact package version.")
+    # Checked with the cross-references (checks.py) for a clearer line; the pattern here guides editors.
+    version: str = Field(min_length=1, json_schema_extra={"pattern": PINNED_VERSION},
+                         description="Exact package version, as APT prints it (e.g. 535.183.06, 1:4.4.1-1).")
     source: Name = Field(description="Name of an entry in software.sources.")
 
 

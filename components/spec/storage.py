@@ -17,6 +17,13 @@ class ArrayVendor(StrEnum):
     dell = "dell"
 
 
+KMIP_DRIVER_VENDORS = frozenset({ArrayVendor.netapp, ArrayVendor.pure})
+"""Vendors whose external key manager podforge configures (components/arrays has one driver each; a test keeps
+the two equal)."""
+MAX_KMIP_SERVERS = {ArrayVendor.netapp: 4}
+"""External key servers a vendor's key manager takes: ONTAP up to four (components/arrays/netapp.py)."""
+
+
 class ExportProtocol(StrEnum):
     nfs = "nfs"
     nfs_rdma = "nfs-rdma"
@@ -58,6 +65,8 @@ class Mount(SpecModel):
     hosts: list[Name] = Field(default_factory=list, description="These hostnames mount it (or use role).")
     mount_point: str = Field(pattern=r"^/", description="Directory on the node.")
     options: list[str] = Field(default_factory=list, description="Extra mount options.")
+    port_exception: str | None = Field(None, description="Why a `port=` option is not the protocol's port (2049 "
+                                                         "for NFS, 20049 for NFS over RDMA; required then).")
 
 
 class Storage(SpecModel):

@@ -69,12 +69,62 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+ALIAS_NODES = 10_000
+"""Values YAML aliases may repeat beyond those the document writes out (as many as it writes, if more): enough
+for anchors shared by a thousand nodes, far too few for an alias bomb, which is refused before it expands."""
+
+
+class _RecursiveAlias(Exception):
+    """An anchor whose own value uses its alias: it would expand for ever."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__()
+        self.node = node
+
+
+def _alias_overflow(root: yaml.Node) -> tuple[int, int, yaml.Node] | None:
+    """(the bound, values in all, the node whose repeats add the most) when aliases repeat more values than the
+    bound allows; None when they do not. Linear in the document as written; _RecursiveAlias for a cycle."""
+    sizes: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        uses[key] = uses.get(key, 0) + 1
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _RecursiveAlias(node)
+        active.add(key)
+        nodes[key] = node
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        sizes[key] = 1 + sum(size(child) for child in children)
+        active.discard(key)
+        return sizes[key]
+
+    total = size(root)
+    written = len(sizes)
+    bound = max(ALIAS_NODES, written)
+    if total - written <= bound:
+        return None
+    worst = max((k for k in uses if uses[k] > 1), key=lambda k: (uses[k] - 1) * sizes[k])
+    return bound, total, nodes[worst]
+
+
 def _to_python(node: yaml.Node, path: Path_, line: int, smap: SourceMap, loader: _Loader,
                problems: list[Problem]) -> Any:
     smap.lines[path] = line
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[str, Any] = {}
+        key_lines: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
@@ -82,7 +132,8 @@ def _to_python(node: yaml.Node, path: Path_, line: int, smap: SourceMap, loader:
             key_line = key_node.start_mark.line + 1
             if key in out:
                 problems.append(Problem(smap.file, key_line, ".".join(map(str, path + (key,))), key,
-                                        "each key once per mapping (this one is declared twice)"))
+                                        f"each key once per mapping (already declared on line {key_lines[key]})"))
+            key_lines.setdefault(key, key_line)
             out[key] = _to_python(value_node, path + (key,), key_line, smap, loader, problems)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -116,6 +167,12 @@ def _parse(path: Path, name: str) -> tuple[Any, SourceMap, list[Problem]]:
     problems: list[Problem] = []
     try:
         node = loader.get_single_node()
+        overflow = _alias_overflow(node) if node is not None else None
+        if overflow is not None:
+            bound, total, worst = overflow
+            raise SpecError([Problem(name, worst.start_mark.line + 1, "", _source_line(text, worst),
+                                     f"YAML aliases that repeat at most {bound} values (these expand the document "
+                                     f"to {total} values)")])
         data: Any = {} if node is None else _to_python(node, (), 1, smap, loader, problems)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -123,8 +180,17 @@ def _parse(path: Path, name: str) -> tuple[Any, SourceMap, list[Problem]]:
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         source = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
         raise SpecError([Problem(name, line, "", source, f"valid YAML ({reason})")]) from None
+    except _RecursiveAlias as exc:
+        raise SpecError([Problem(name, exc.node.start_mark.line + 1, "", _source_line(text, exc.node),
+                                 "valid YAML without recursive aliases (this anchor's value uses its own alias)")]) from None
     except RecursionError:
-        raise SpecError([Problem(name, 0, "", "", "valid YAML without recursive aliases")]) from None
+        raise SpecError([Problem(name, 0, "", "", "valid YAML nested less deeply")]) from None
     finally:
         loader.dispose()
     return data, smap, problems
+
+
+def _source_line(text: str, node: yaml.Node) -> str:
+    lines = text.splitlines()
+    line = node.start_mark.line + 1
+    return lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -1,20 +1,17 @@
-"""What a node should be, taken from the spec: the facts every check compares the node against."""
+"""What a node should be, taken from its host view and the spec: the facts every check compares the node against.
+
+What the spec declares for the node is expected there: a check finds it or fails. Only what the spec does not
+declare for the node (no NVSwitch on its SKU, no mount for it, no serving role) is "not present".
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.spec.catalogue_models import Hca, Sku
+from components.host import HcaPort, HostView, Mount
+from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
-from components.spec.nodes import Node, NodeRole
-from components.spec.storage import ExportProtocol
-
-
-@dataclass(frozen=True)
-class ExpectedMount:
-    export: str           # ARRAY/EXPORT
-    mount_point: str
-    protocol: ExportProtocol
+from components.spec.nodes import NodeRole
 
 
 @dataclass(frozen=True)
@@ -27,10 +24,11 @@ class NodeExpectation:
     driver_version: str
     driver_branch: str
     fabric_manager_version: str
-    compute_hcas: tuple[Hca, ...]  # rail order
-    storage_hcas: tuple[Hca, ...]
+    dcgm_exporter: bool            # the spec pins software.dcgm_exporter
+    compute_hcas: tuple[HcaPort, ...]  # rail order, as the host view orders them
+    storage_hcas: tuple[HcaPort, ...]
     roce_gid_index: int | None
-    mounts: tuple[ExpectedMount, ...]
+    mounts: tuple[Mount, ...]
     serving_port: int | None       # the local inference engine's port, where this node serves
 
     @property
@@ -38,22 +36,16 @@ class NodeExpectation:
         return NodeRole.gpu_node in self.roles
 
     @classmethod
-    def of(cls, stack: str, spec: ClusterSpec, node: Node) -> NodeExpectation:
-        sku = spec.sku_of(node)
+    def of(cls, stack: str, spec: ClusterSpec, view: HostView) -> NodeExpectation:
+        node = spec.node(view.hostname)
         fabric = spec.compute_fabric()
-        arrays = {a.name: a for a in spec.storage.arrays}
-        mounts = []
-        for mount in spec.storage.mounts:
-            if (mount.role is not None and mount.role in node.roles) or node.hostname in mount.hosts:
-                array_name, export_name = mount.export.split("/", 1)
-                export = next(e for e in arrays[array_name].exports if e.name == export_name)
-                mounts.append(ExpectedMount(mount.export, mount.mount_point, export.protocol))
         serves = spec.serving is not None and NodeRole.inference_local in node.roles
-        return cls(stack=stack, hostname=node.hostname, sku=sku, roles=tuple(node.roles), lab=spec.site.lab,
-                   driver_version=spec.software.driver.version, driver_branch=spec.software.driver.branch,
-                   fabric_manager_version=spec.software.fabric_manager.version,
-                   compute_hcas=tuple(sorted(sku.compute_hcas, key=lambda h: (h.rail is None, h.rail or 0))),
-                   storage_hcas=tuple(sku.storage_hcas),
+        software = spec.software
+        return cls(stack=stack, hostname=view.hostname, sku=spec.sku_of(node), roles=tuple(node.roles),
+                   lab=spec.site.lab, driver_version=software.driver.version, driver_branch=software.driver.branch,
+                   fabric_manager_version=software.fabric_manager.version,
+                   dcgm_exporter=software.dcgm_exporter is not None,
+                   compute_hcas=view.compute_hcas, storage_hcas=view.storage_hcas,
                    roce_gid_index=fabric.roce_gid_index if fabric is not None and fabric.transport == "roce" else None,
-                   mounts=tuple(mounts),
+                   mounts=view.mounts,
                    serving_port=spec.serving.port if serves and spec.serving is not None else None)

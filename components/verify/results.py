@@ -11,7 +11,7 @@ class Status(StrEnum):
     passed = "passed"
     failed = "failed"
     simulated = "simulated"      # the answer came from a lab stand-in, never counted as passed
-    not_present = "not present"  # tool, device or service absent, or not required on this SKU
+    not_present = "not present"  # not declared for this node by the spec (what is declared and absent is failed)
 
 
 @dataclass(frozen=True)

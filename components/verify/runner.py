@@ -97,7 +97,7 @@ def verify(stack: str, spec: ClusterSpec, hostspecs: list[str], node_name: str |
     report = Report(stack)
     for target in targets:
         node = target.node
-        expect = NodeExpectation.of(stack, spec, node)
+        expect = NodeExpectation.of(stack, spec, target.view)
         entry = NodeReport(node.hostname, target.hostspec, node.sku, notes=[target.note] if target.note else [])
         report.nodes.append(entry)
         try:

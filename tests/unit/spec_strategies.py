@@ -204,10 +204,12 @@ def _storage(draw: Draw, site: str, nodes: list[dict[str, Any]],
             else:
                 hosts = draw(st.lists(st.sampled_from([n["hostname"] for n in nodes]), min_size=1, unique=True))
                 mounts.append({"export": f"{name}/{export}", "hosts": hosts, "mount_point": f"/mnt/{name}-{export}"})
-        arrays.append({"name": name, "vendor": draw(st.sampled_from(["netapp", "pure", "dell"])), "model": "AFF A800",
+        vendor = draw(st.sampled_from(["netapp", "pure", "dell"]))
+        external_kmip = vendor != "dell" and draw(st.booleans())  # podforge has no KMIP driver for dell
+        arrays.append({"name": name, "vendor": vendor, "model": "AFF A800",
                        "management": f"https://{name}.example.internal", "data_addresses": [f"{storage_prefix}.{201 + a}"],
                        "rated_iops": draw(st.integers(100_000, 2_000_000)),
-                       "encryption": {"external_kmip": draw(st.booleans())}, "exports": exports})
+                       "encryption": {"external_kmip": external_kmip}, "exports": exports})
     return arrays, mounts
 
 
@@ -217,7 +219,7 @@ def _keys(draw: Draw, site: str, arrays: list[dict[str, Any]]) -> dict[str, Any]
     transit = [{"name": f"key-{k}", "rotation_period": draw(st.sampled_from(["1h", "24h", "72h", "30d"])),
                 "purpose": "data at rest"} for k in range(draw(st.integers(1, 3)))]
     return {"vault": {"address": f"https://vault.{site}.internal:8200",
-                      "kmip": {"listen_addrs": ["10.0.0.10:5696"], "scopes": scopes},
+                      "kmip": {"listen_addrs": ["10.0.0.10:5696"], "server_ips": ["10.0.0.10"], "scopes": scopes},
                       "transit": {"keys": transit},
                       "pki": {"common_name": f"{site} CA", "allowed_domains": [f"{site}.internal"]}}}
 

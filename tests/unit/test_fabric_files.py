@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from components.host import host_views
 from components.render.fabric_files import (
     fabric_files,
     nccl_ib_hca,
@@ -115,7 +116,8 @@ def test_the_rendered_nccl_conf_passes_the_verify_check_parser(superpod) -> None
     node = superpod.node("su1-dgx-07")
     settings = parse_nccl_conf(render_nccl_conf(superpod, node))
     exclude, devices = ib_hca_devices(settings["NCCL_IB_HCA"])
-    expected = [h.device for h in NodeExpectation.of("superpod", superpod, node).compute_hcas]
+    view = host_views(superpod)[node.hostname]
+    expected = [h.device for h in NodeExpectation.of("superpod", superpod, view).compute_hcas]
     assert not exclude and devices == expected == ["mlx5_0", "mlx5_1", "mlx5_2", "mlx5_3",
                                                     "mlx5_6", "mlx5_7", "mlx5_8", "mlx5_9"]
 

@@ -69,14 +69,14 @@ MISTAKES = [
             "rollout: [2, 2]\n", "rollout: [2, 2]", "rollout", "[2, 2]", "a mapping"),
     Mistake("duplicate hostname", "hostname: lab-dgx-04", "hostname: lab-dgx-03",
             "lab-dgx-03\n    sku: dgx-a100-80g\n    serial: LAB0000000004",
-            "nodes.3.hostname", "'lab-dgx-03'", "a unique hostname (already used at nodes.2.hostname)"),
+            "nodes.3.hostname", "'lab-dgx-03'", "a unique hostname (already used at nodes.2.hostname on line 34)"),
     Mistake("duplicate address", "management_address: 10.199.77.14", "management_address: 10.199.77.13",
             "10.199.77.13\n    bmc: redfish://10.199.77.1:8000/redfish/v1/Systems/lab-dgx-04",
             "nodes.3.management_address", "'10.199.77.13'",
-            "a unique address (already used at nodes.2.management_address)"),
+            "a unique address (already used at nodes.2.management_address on line 38)"),
     Mistake("duplicate serial", "serial: LAB0000000004", "serial: LAB0000000003",
             "LAB0000000003\n    roles: [gpu_node, kube_node]\n    management_address: 10.199.77.14",
-            "nodes.3.serial", "'LAB0000000003'", "a unique serial (already used at nodes.2.serial)"),
+            "nodes.3.serial", "'LAB0000000003'", "a unique serial (already used at nodes.2.serial on line 36)"),
     Mistake("address outside its subnet", "management_address: 10.199.77.14", "management_address: 10.199.78.14",
             "    management_address: 10.199.78.14", "nodes.3.management_address", "'10.199.78.14'",
             "an address inside the management network 10.199.77.0/24"),
@@ -84,7 +84,8 @@ MISTAKES = [
             "port: 41}", "fabrics.0.node_links.31.port", "41", "a port of lab-leaf-01 (1..40)"),
     Mistake("cable to a port already taken", "switch: lab-leaf-01, port: 32}", "switch: lab-leaf-01, port: 31}",
             "hca: mlx5_9, switch: lab-leaf-01, port: 31}", "fabrics.0.node_links.31.port", "31",
-            "a free port (lab-leaf-01 port 31 is already cabled to lab-dgx-04/mlx5_8)"),
+            "a free port (lab-leaf-01 port 31 is already cabled to lab-dgx-04/mlx5_8 at fabrics.0.node_links.30.port "
+            "on line 90)"),
     Mistake("a rail without a leaf", "rails: [0, 1, 2, 3, 4, 5, 6, 7]", "rails: [0, 1, 2, 3, 4, 5, 6]",
             "    switches:", "fabrics.0.switches", "'rail 7'", "a leaf switch with rail 7 in its rails"),
     Mistake("a compute HCA left uncabled", "      - {node: lab-dgx-02, hca: mlx5_3, switch: lab-leaf-01, port: 12}\n", "",
@@ -110,7 +111,7 @@ MISTAKES = [
             "dcgm_exporter: {version: 4.6.0-1, source: nvidia}", "  dcgm_exporter:", "software.dcgm_exporter.source",
             "'nvidia'", "a source declared in software.sources (lab-mirror)"),
     Mistake("PKey declared twice", "pkey: 0x0101", "pkey: 0x7fff", "{name: compute, pkey: 0x7fff",
-            "fabrics.0.partitions.1.pkey", "'0x7fff'", "a unique PKey (already used at fabrics.0.partitions.0.pkey)"),
+            "fabrics.0.partitions.1.pkey", "'0x7fff'", "a unique PKey (already used at fabrics.0.partitions.0.pkey on line 95)"),
     Mistake("PKey out of range", "pkey: 0x0101", "pkey: 0x8101", "pkey: 0x8101",
             "fabrics.0.partitions.1.pkey", "'0x8101'", "a PKey in 0x0001..0x7fff"),
     Mistake("export nobody consumes",
@@ -129,10 +130,103 @@ MISTAKES = [
     Mistake("administrator without a second factor", "auth_methods: [ssh_key, totp]", "auth_methods: [password]",
             "auth_methods: [password]", "access.administrators.0.auth_methods", "['password']",
             "two authentication factors, one of them totp"),
+    # Versions that pin nothing.
+    Mistake("a version that is a tag", "nccl: {version: 2.21.5-1+cuda12.4", "nccl: {version: latest", "nccl: {version: latest",
+            "software.nccl.version", "'latest'", "a pinned version, as APT prints it: digits first"),
+    Mistake("a version with a leading v", "doca_ofed: {version: 2.7.0", "doca_ofed: {version: v2.7.0", "{version: v2.7.0",
+            "software.doca_ofed.version", "'v2.7.0'", "not a tag such as latest or v1.2, a range or a wildcard"),
+    Mistake("a version range", "container_toolkit: {version: 1.16.2-1", 'container_toolkit: {version: ">=1.16"',
+            '{version: ">=1.16"', "software.container_toolkit.version", "'>=1.16'", "a pinned version"),
+    Mistake("a version wildcard", "dcgm_exporter: {version: 4.6.0-1", "dcgm_exporter: {version: 4.6.x",
+            "{version: 4.6.x", "software.dcgm_exporter.version", "'4.6.x'", "a pinned version"),
+    # Time zones not in the tz database.
+    Mistake("a misspelt time zone", "timezone: Asia/Shanghai", "timezone: Asia/Shangai", "timezone: Asia/Shangai",
+            "site.timezone", "'Asia/Shangai'", "a time zone of the IANA tz database, e.g. Asia/Shanghai or UTC "
+            "(did you mean 'Asia/Shanghai'?)"),
+    Mistake("a time zone in the wrong case", "timezone: Asia/Shanghai", "timezone: asia/shanghai",
+            "timezone: asia/shanghai", "site.timezone", "'asia/shanghai'", "(did you mean 'Asia/Shanghai'?)"),
+    Mistake("a UTC offset for a time zone", "timezone: Asia/Shanghai", "timezone: UTC+8", "timezone: UTC+8",
+            "site.timezone", "'UTC+8'", "a time zone of the IANA tz database"),
+    # http:// where TLS is required.
+    Mistake("Vault over http", "    address: https://10.199.77.1:8200", "    address: http://10.199.77.1:8200",
+            "    address: http://10.199.77.1:8200", "keys.vault.address", "'http://10.199.77.1:8200'",
+            "an https:// URL (TLS is required here) (Vault API address, https://HOST:8200 (TLS only))"),
+    Mistake("an array's management API over http", "management: https://10.199.77.1:8443",
+            "management: http://10.199.77.1:8443", "management: http://10.199.77.1:8443",
+            "storage.arrays.0.management", "'http://10.199.77.1:8443'", "an https:// URL (TLS is required here)"),
+    Mistake("a vendor repository over http", "url: https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204",
+            "url: http://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204",
+            "url: http://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204", "software.sources.0.url",
+            "'http://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64'",
+            "an https:// URL for a vendor repository", SUPERPOD),
+    # known_hosts outside the project.
+    Mistake("an absolute known_hosts path", "known_hosts: specs/known_hosts/su1}\n    rack: B07-U02",
+            "known_hosts: /etc/ssh/ssh_known_hosts}\n    rack: B07-U02", "known_hosts: /etc/ssh/ssh_known_hosts}",
+            "nodes.0.ssh.known_hosts", "'/etc/ssh/ssh_known_hosts'",
+            "a file inside the project: a path relative to it that does not leave it", SUPERPOD),
+    Mistake("a known_hosts path leaving the project", "known_hosts: specs/known_hosts/su1}\n    rack: B07-U02",
+            "known_hosts: specs/../../keys/known_hosts}\n    rack: B07-U02", "known_hosts: specs/../../keys/known_hosts}",
+            "nodes.0.ssh.known_hosts", "'specs/../../keys/known_hosts'", "a file inside the project", SUPERPOD),
+    Mistake("a known_hosts path in the home directory", "known_hosts: specs/known_hosts/su1}\n    rack: B07-U02",
+            "known_hosts: ~/.ssh/known_hosts}\n    rack: B07-U02", "known_hosts: ~/.ssh/known_hosts}",
+            "nodes.0.ssh.known_hosts", "'~/.ssh/known_hosts'", "a file inside the project", SUPERPOD),
+    # Service ports other than the protocol's, without a reason.
+    Mistake("sshd on another port", "known_hosts: specs/known_hosts/su1}\n    rack: B07-U02",
+            "known_hosts: specs/known_hosts/su1, port: 2222}\n    rack: B07-U02", "port: 2222}",
+            "nodes.0.ssh.port", "2222", "port 22, SSH's (RFC 4253 section 4.1), or ssh.port_exception saying why", SUPERPOD),
+    Mistake("Vault on another port", "    address: https://vault.su1.bank.internal:8200",
+            "    address: https://vault.su1.bank.internal:8201", "    address: https://vault.su1.bank.internal:8201",
+            "keys.vault.address", "'https://vault.su1.bank.internal:8201'",
+            "port 8200, the Vault API's (Vault's tcp listener default, 127.0.0.1:8200), or keys.vault.port_exception",
+            SUPERPOD),
+    Mistake("Vault without a port (443)", "    address: https://vault.su1.bank.internal:8200",
+            "    address: https://vault.su1.bank.internal", "    address: https://vault.su1.bank.internal",
+            "keys.vault.address", "'https://vault.su1.bank.internal'", "port 8200, the Vault API's", SUPERPOD),
+    Mistake("KMIP on another port", 'listen_addrs: ["10.10.4.10:5696"]', 'listen_addrs: ["10.10.4.10:15696"]',
+            'listen_addrs: ["10.10.4.10:15696"]', "keys.vault.kmip.listen_addrs.0", "'10.10.4.10:15696'",
+            "port 5696, KMIP's (IANA service name kmip, 5696/tcp), or keys.vault.kmip.port_exception", SUPERPOD),
+    Mistake("NFS over RDMA on NFS's TCP port", "options: [ro, vers=4.1, proto=rdma, port=20049, nconnect=16]",
+            "options: [ro, vers=4.1, proto=rdma, port=2049, nconnect=16]", "options: [ro, vers=4.1, proto=rdma, port=2049",
+            "storage.mounts.0.options.3", "'port=2049'", "port 20049, NFS over RDMA's (RFC 8267 section 6.3), or the "
+            "mount's port_exception", SUPERPOD),
+    Mistake("NFS over TCP on the RDMA port", "mount_point: /mnt/models, options: [ro, vers=4.1]}",
+            "mount_point: /mnt/models, options: [ro, vers=4.1, port=20049]}", "options: [ro, vers=4.1, port=20049]}",
+            "storage.mounts.0.options.2", "'port=20049'", "port 2049, NFS over TCP's (IANA service name nfs, 2049/tcp)"),
+    # Combinations a later command cannot build.
+    Mistake("an array held to TLS 1.2 against a TLS-1.3-only KMIP listener",
+            '        tls_min_version: "1.3"\n      exports:',
+            '        tls_min_version: "1.2"\n        tls_exception: its ONTAP release predates TLS 1.3 for KMIP\n'
+            '      exports:', "      tls_min_version: tls13", "keys.vault.kmip.tls_min_version", "'tls13'",
+            "one TLS version both ends of KMIP accept: storage.arrays.0's client needs TLS 1.2 and the listener accepts "
+            "only TLS 1.3 (storage.arrays.0.encryption.tls_min_version on line 643)", SUPERPOD),
+    Mistake("the Vault API below TLS 1.3", '    address: https://10.199.77.1:8200\n    tls_min_version: "1.3"',
+            '    address: https://10.199.77.1:8200\n    tls_min_version: "1.2"', '    tls_min_version: "1.2"\n    kmip:',
+            "keys.vault.tls_min_version", "'1.2'", "1.3: the Vault API is podforge's own endpoint"),
+    Mistake("a partition of the other fabric's HCAs", "members: compute, membership: full}",
+            "members: storage, membership: full}", "members: storage, membership: full}",
+            "fabrics.0.partitions.1.members", "'storage'", "ALL or compute: fabric lab-ib carries only compute HCAs"),
+    Mistake("external KMIP on an array podforge has no KMIP driver for", "      vendor: netapp", "      vendor: dell",
+            "        external_kmip: true", "storage.arrays.0.encryption.external_kmip", "True",
+            "false for a dell array: podforge configures external KMIP on netapp and pure arrays only"),
+    Mistake("more KMIP servers than ONTAP takes", "      server_ips: [10.199.77.1]",
+            "      server_ips: [10.199.77.1, 10.199.77.2, 10.199.77.3, 10.199.77.4, 10.199.77.5]", "      server_ips: [",
+            "keys.vault.kmip.server_ips", "['10.199.77.1', '10.199.77.2', '10.199.77.3', '10.199.77.4', '10.199.77.5']",
+            "at most 4 names: a netapp array takes up to 4 KMIP servers"),
+    Mistake("no name to reach the KMIP listener by", "      server_ips: [10.199.77.1]\n", "", "    kmip:",
+            "keys.vault.kmip.server_hostnames", "[]", "the names the arrays reach the KMIP listener by"),
+    Mistake("a subnet manager on a RoCE fabric", "    transport: infiniband", "    transport: roce\n    roce_gid_index: 3",
+            "    subnet_managers:", "fabrics.0.subnet_managers", "['lab-dgx-01']",
+            "no subnet manager on a RoCE fabric (OpenSM manages InfiniBand fabrics"),
+    Mistake("an Ethernet MTU on InfiniBand", "    mtu: 4096", "    mtu: 9000", "    mtu: 9000", "fabrics.0.mtu", "9000",
+            "an InfiniBand MTU: 256, 512, 1024, 2048 or 4096"),
+    Mistake("the serving engine on dcgm-exporter's port", "  port: 8000", "  port: 9400", "  port: 9400",
+            "serving.port", "9400", "a port free on the serving nodes: dcgm-exporter listens on 9400 on every gpu_node",
+            SUPERPOD),
     Mistake("uplink to a spine port already taken", "leaf: su1-leaf-r7, leaf_port: 40, spine: su1-spine-10, spine_port: 16}",
             "leaf: su1-leaf-r7, leaf_port: 40, spine: su1-spine-10, spine_port: 15}",
             "leaf_port: 40, spine: su1-spine-10, spine_port: 15}",
-            "fabrics.0.switch_links.159.spine_port", "15", "a free port (su1-spine-10 port 15 is already cabled to su1-leaf-r7)",
+            "fabrics.0.switch_links.159.spine_port", "15",
+            "a free port (su1-spine-10 port 15 is already cabled to su1-leaf-r7 at fabrics.0.switch_links.158.spine_port on line",
             SUPERPOD),
 ]
 
@@ -190,7 +284,7 @@ def test_a_key_declared_twice_is_reported_with_the_rest(tmp_path: Path, capsys: 
     assert code == 2
     second = text.splitlines().index("  wave_size: 1") + 1
     assert f"{path}:{second}: rollout.wave_size: 'wave_size' — expected each key once per mapping " \
-           "(this one is declared twice)" in lines
+           f"(already declared on line {second - 1})" in lines
     assert any(": fabrics.0.partitions.1.pkey: '0x9101' — expected a PKey in 0x0001..0x7fff" in text for text in lines)
 
 
@@ -210,7 +304,7 @@ def test_several_problems_are_all_reported_at_once(tmp_path: Path, capsys: pytes
     code, lines = validate(path, capsys)
     assert code == 2
     fields = [line.split(": ")[1] for line in lines]
-    for field in ("nodes.1.serail", "nodes.1.serial", "fabrics.0.partitions.1.pkey", "software.fabric_manager.version",
+    for field in ("nodes.1.serail", "fabrics.0.partitions.1.pkey", "software.fabric_manager.version",
                   "access.roles.data_analyst.permissions.1.action", "access.administrators.0.auth_methods",
                   "rollout.wave_size"):
         assert field in fields, f"{field} missing from:\n" + "\n".join(lines)

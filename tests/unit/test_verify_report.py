@@ -13,7 +13,7 @@ from components.commands import verify as verify_command
 from components.spec import load_stack_spec
 from components.verify import runner
 from components.verify.results import CheckResult, NodeReport, Report, Status
-from tests.unit.test_verify_checks import h200_node
+from tests.unit.test_verify_checks import UNPROVISIONED, h200_node, provisioned_h200
 
 
 def _report(*statuses: Status) -> Report:
@@ -57,17 +57,18 @@ def test_hosts_match_nodes_by_option_name_address_or_the_only_node() -> None:
 
 
 def test_verify_exits_1_only_on_a_failed_check(monkeypatch, tmp_path: Path, capsys) -> None:
-    monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node())
+    monkeypatch.setattr(runner, "open_shell", lambda target, key: provisioned_h200())
     out = tmp_path / "report.json"
     assert main(["verify", "--stack", "h200", "--hosts", "local://", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert data["counts"] == {"passed": 4, "failed": 0, "simulated": 0, "not present": 9}
-    assert "stack h200: 1 node(s); 4 passed, 0 failed, 0 simulated, 9 not present" in capsys.readouterr().out
+    assert data["counts"] == {"passed": 8, "failed": 0, "simulated": 0, "not present": 5}
+    assert "stack h200: 1 node(s); 8 passed, 0 failed, 0 simulated, 5 not present" in capsys.readouterr().out
 
-    monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node(
-        **{"<persistence_mode>Enabled": "<persistence_mode>Disabled"}))
+    monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node())  # as captured: never provisioned
     assert main(["verify", "--stack", "h200", "--hosts", "local://"]) == 1
-    assert "failed       gpu/persistence_mode" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert all(f"failed       {name}" in text for name in UNPROVISIONED), text
+    assert "stack h200: 1 node(s); 4 passed, 4 failed, 0 simulated, 5 not present" in text
 
 
 def test_unreachable_host_is_one_failed_result(monkeypatch) -> None:
@@ -85,12 +86,16 @@ def test_a_host_matching_no_node_is_bad_input(capsys) -> None:
     assert "matches no node of the spec" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine has a GPU driver")
-def test_this_machine_without_gpus_reports_gpu_checks_not_present(tmp_path: Path) -> None:
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia/version").exists(),
+                    reason="this machine has an NVIDIA driver")
+def test_verify_on_this_machine_without_a_gpu_exits_1_naming_the_failed_checks(tmp_path: Path, capsys) -> None:
     out = tmp_path / "report.json"
-    rc = verify_command.main(["--stack", "h200", "--hosts", "local://", "--json", str(out)])
-    data = json.loads(out.read_text())
-    assert rc == (1 if data["counts"]["failed"] else 0)
-    gpu = {r["check"]: r["status"] for r in data["nodes"][0]["results"] if r["area"] == "gpu"}
-    assert set(gpu.values()) == {"not present"}, gpu
-    assert len(gpu) == 6
+    assert main(["verify", "--stack", "h200", "--hosts", "local://", "--json", str(out)]) == 1
+    text = capsys.readouterr().out
+    results = {f"{r['area']}/{r['check']}": r for r in json.loads(out.read_text())["nodes"][0]["results"]}
+    failed = {name for name, r in results.items() if r["status"] == "failed"}
+    assert {"gpu/driver_loaded", "gpu/inventory", "gpu/persistence_mode", "gpu/ecc"} <= failed
+    assert results["gpu/driver_loaded"]["detail"].startswith("no NVIDIA kernel module loaded")
+    for name in failed:
+        assert f"failed       {name}" in text
+    assert all(r["detail"].startswith("not required: ") for r in results.values() if r["status"] == "not present")

@@ -2,8 +2,9 @@
 
 The stack comes from --podforge-stack (or PODFORGE_STACK), the node from --podforge-node (or
 PODFORGE_NODE), else from the host's name or address, else the only node of a one-node spec.
-Each test runs one check of components/verify/checks: passed passes, failed fails, and a simulated
-or not-present result is skipped with a reason starting "simulated:" or "not present:".
+Each test runs one check of components/verify/checks: passed passes, failed fails (what the spec declares for
+the node and the node lacks), and a simulated result (a lab stand-in) or a not-present one (not declared for
+the node) is skipped with a reason starting "simulated:" or "not present:".
 Over paramiko:// the host key is pinned from the spec; an unknown key is refused.
 """
 
@@ -66,4 +67,4 @@ def node(host, podforge_spec: tuple[str, ClusterSpec], pytestconfig: pytest.Conf
     target = match_node(spec, hostspec, hostname, pytestconfig.getoption("--podforge-node"))
     if backend.NAME == "paramiko" and "client" not in backend.__dict__:
         backend.__dict__["client"] = pinned_ssh_client(backend, target.view)
-    return NodeUnderTest(TestinfraShell(host), NodeExpectation.of(stack, spec, target.node))
+    return NodeUnderTest(TestinfraShell(host), NodeExpectation.of(stack, spec, target.view))

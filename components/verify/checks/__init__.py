@@ -1,7 +1,9 @@
 """The node checks, one per (area, name), each a function of a NodeShell and the node's expectation.
 
 A check returns an Outcome (status, detail); `run_check` names it and turns an exception inside a check
-into a failed result, so one broken reading never stops the report.
+into a failed result, so one broken reading never stops the report. What the spec declares for the node and
+the node lacks is failed; "not present" is only for what the spec does not declare there (`unneeded`). On a lab
+host the stand-in of a declared piece answers `simulated`, never passed, and a stand-in that is missing fails.
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ def stand_in(detail: str) -> Outcome:
     return Status.simulated, detail
 
 
-def absent(detail: str) -> Outcome:
-    return Status.not_present, detail
-
-
 def unneeded(why: str) -> Outcome:
+    """The spec does not declare this for the node: the only way a check reports "not present"."""
     return Status.not_present, f"not required: {why}"
+
+
+def lab_stand_in(shell: NodeShell, tool: str, declared: str, detail: str) -> Outcome:
+    """A lab host answers through the stand-in of what the spec declares (simulated); without it, failed."""
+    if not shell.has(tool):
+        return bad(f"lab host: the spec declares {declared}, but its stand-in {tool} is not installed")
+    return stand_in(f"lab host: {detail}")
 
 
 @dataclass(frozen=True)

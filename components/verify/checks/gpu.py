@@ -1,14 +1,16 @@
 """GPU checks: driver loaded at the pinned version, GPUs equal to the SKU, persistence, ECC, NVLink,
-and the fabric manager (only on SKUs with NVSwitch)."""
+and the fabric manager (only on SKUs with NVSwitch). On a gpu_node the spec declares the driver: a node without
+it, or without nvidia-smi, fails."""
 
 from __future__ import annotations
 
 import re
 
-from components.verify.checks import Check, Outcome, absent, bad, ok, stand_in, unneeded
+from components.verify.checks import Check, Outcome, bad, lab_stand_in, ok, unneeded
 from components.verify.driver import parse_driver_version
 from components.verify.expectations import NodeExpectation
 from components.verify.nvidia_smi import NvidiaSmiParseError, SmiLog, parse_nvlink_status, parse_smi_xml
+from components.verify.results import Status
 from components.verify.shell import NodeShell
 
 PROC_DRIVER_VERSION = "/proc/driver/nvidia/version"
@@ -20,15 +22,17 @@ def _guard(shell: NodeShell, expect: NodeExpectation) -> Outcome | None:
     if not expect.gpu_node:
         return unneeded(f"{expect.hostname} has no gpu_node role")
     if expect.lab:
-        return stand_in("lab host: no GPU; the NVIDIA driver and nvidia-smi there are stand-in packages")
+        return lab_stand_in(shell, "nvidia-smi", f"the NVIDIA driver {expect.driver_version}",
+                            "no GPU; the NVIDIA driver and nvidia-smi there are stand-in packages")
     if shell.read(PROC_DRIVER_VERSION) is None:
-        return absent(f"no NVIDIA kernel module loaded ({PROC_DRIVER_VERSION} absent)")
+        return bad(f"no NVIDIA kernel module loaded ({PROC_DRIVER_VERSION} absent); the spec pins driver "
+                   f"{expect.driver_version}")
     return None
 
 
 def _smi_log(shell: NodeShell) -> SmiLog | Outcome:
     if not shell.has("nvidia-smi"):
-        return absent("nvidia-smi not installed")
+        return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
     result = shell.run("nvidia-smi -q -x")
     if result.rc != 0:
         return bad(f"nvidia-smi -q -x: {result.first_error_line}")
@@ -55,7 +59,8 @@ def driver_loaded(shell: NodeShell, expect: NodeExpectation) -> Outcome:
                    f"(software.driver, branch {expect.driver_branch})")
     detail = f"kernel module {module.version} ({module.flavour}, branch {module.branch}) as pinned"
     if not shell.has("nvidia-smi"):
-        return ok(detail + "; nvidia-smi not installed, user-space driver not compared")
+        return bad(f"kernel module {module.version} as pinned, but nvidia-smi is not installed (the driver's "
+                   "user-space tools are missing)")
     result = shell.run("nvidia-smi --query-gpu=driver_version --format=csv,noheader")
     if result.rc != 0:  # e.g. "Failed to initialize NVML: Driver/library version mismatch"
         return bad(f"kernel module {module.version}, but nvidia-smi fails: {result.first_error_line}")
@@ -127,7 +132,7 @@ def nvlink(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     if guard is not None:
         return guard
     if not shell.has("nvidia-smi"):
-        return absent("nvidia-smi not installed")
+        return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
     result = shell.run("nvidia-smi nvlink -s")
     if result.rc != 0:
         return bad(f"nvidia-smi nvlink -s: {result.first_error_line}")
@@ -150,10 +155,14 @@ def fabric_manager(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     if not expect.sku.has_nvswitch:
         return unneeded(f"{expect.sku.name} has no NVSwitch")
     guard = _guard(shell, expect)
+    if guard is not None and guard[0] is Status.simulated:  # a lab host, the driver's stand-in installed
+        return lab_stand_in(shell, "nv-fabricmanager", f"the fabric manager {expect.fabric_manager_version}",
+                            "no NVSwitch; the fabric manager there is a stand-in package")
     if guard is not None:
         return guard
     if not shell.has("nv-fabricmanager"):
-        return absent("nv-fabricmanager not installed")
+        return bad(f"nv-fabricmanager not installed; {expect.sku.name} has NVSwitches and the spec pins the fabric "
+                   f"manager {expect.fabric_manager_version}")
     module = parse_driver_version(shell.read(PROC_DRIVER_VERSION) or "")
     reported = shell.run("nv-fabricmanager --version")
     version = _first_version(reported.stdout + reported.stderr)

@@ -1,8 +1,11 @@
-"""HCA checks: every InfiniBand/RoCE port the SKU lists is ACTIVE at its rate (read from sysfs, no ibstat)."""
+"""HCA checks: every InfiniBand/RoCE port the SKU lists is ACTIVE at its rate (read from sysfs, no ibstat).
+
+The SKU declares its HCAs: a node without RDMA devices, or without one of them, fails. A lab host has no RDMA
+device at all; there the DOCA-OFED stand-in (its `ofed_info`) answers, simulated."""
 
 from __future__ import annotations
 
-from components.verify.checks import Check, Outcome, absent, bad, ok, stand_in, unneeded
+from components.verify.checks import Check, Outcome, bad, lab_stand_in, ok, unneeded
 from components.verify.expectations import NodeExpectation
 from components.verify.infiniband import parse_port_rate, parse_port_state
 from components.verify.shell import NodeShell
@@ -15,11 +18,13 @@ def ports_active(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     if not hcas:
         return unneeded(f"{expect.sku.name} has no InfiniBand or RoCE HCA")
     if expect.lab:
-        return stand_in("lab host: no RDMA devices; HCA ports cannot come up in a container")
+        return lab_stand_in(shell, "ofed_info", f"DOCA-OFED for {len(hcas)} HCA(s)",
+                            "no RDMA devices; HCA ports cannot come up in a container")
     listing = shell.run(f"ls -1 {SYS_INFINIBAND}")
     present = set(listing.stdout.split()) if listing.rc == 0 else set()
     if not present:
-        return absent(f"no RDMA device ({SYS_INFINIBAND} absent or empty: mlx5_ib/DOCA-OFED not loaded)")
+        return bad(f"no RDMA device ({SYS_INFINIBAND} absent or empty: mlx5_ib/DOCA-OFED not loaded); "
+                   f"{expect.sku.name} has {len(hcas)} HCA(s): {', '.join(h.device for h in hcas)}")
     problems = []
     for hca in hcas:
         if hca.device not in present:

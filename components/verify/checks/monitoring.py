@@ -1,5 +1,8 @@
 """Monitoring checks: the DCGM host engine sees the SKU's GPUs; dcgm-exporter (9400) and node-exporter
-(9100) answer with their metrics. Listening ports are read from /proc/net/tcp, so no ss/netstat is needed."""
+(9100) answer with their metrics. Listening ports are read from /proc/net/tcp, so no ss/netstat is needed.
+
+The dcgm role installs DCGM and the node exporter on every gpu_node, and dcgm-exporter where the spec pins
+software.dcgm_exporter: there, one that is missing fails."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from components.verify.checks import Check, Outcome, absent, bad, ok, stand_in, unneeded
+from components.verify.checks import Check, Outcome, bad, lab_stand_in, ok, stand_in, unneeded
 from components.verify.expectations import NodeExpectation
 from components.verify.listeners import listening_ports
 from components.verify.shell import NodeShell
@@ -66,10 +69,12 @@ def _has_sample(body: str, metric: str) -> bool:
 def _exporter(shell: NodeShell, expect: NodeExpectation, exporter: Exporter) -> Outcome:
     if not expect.gpu_node:
         return unneeded(f"{expect.hostname} has no gpu_node role")
+    if exporter is DCGM_EXPORTER and not expect.dcgm_exporter:
+        return unneeded("the spec pins no software.dcgm_exporter")
     if exporter.port not in _listening(shell):
         installed = any(shell.has(b) for b in exporter.binaries) or any(_unit_exists(shell, u) for u in exporter.units)
         if not installed:
-            return absent(f"{exporter.name} not installed (no binary, no unit, nothing listening on :{exporter.port})")
+            return bad(f"{exporter.name} not installed (no binary, no unit, nothing listening on :{exporter.port})")
         return bad(f"{exporter.name} is installed but nothing listens on :{exporter.port}")
     body = fetch(shell, f"http://127.0.0.1:{exporter.port}/metrics")
     if body is None:
@@ -99,9 +104,9 @@ def dcgm_host_engine(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     if not expect.gpu_node:
         return unneeded(f"{expect.hostname} has no gpu_node role")
     if expect.lab:
-        return stand_in("lab host: DCGM is a stand-in (no GPU to manage)")
+        return lab_stand_in(shell, "dcgmi", "DCGM", "DCGM is a stand-in (no GPU to manage)")
     if not shell.has("dcgmi"):
-        return absent("DCGM not installed (no dcgmi)")
+        return bad("DCGM not installed (no dcgmi); the dcgm role installs it on every gpu_node")
     result = shell.run("dcgmi discovery -l")
     if result.rc != 0:
         return bad(f"dcgmi discovery -l: {result.first_error_line} (nv-hostengine not running?)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.verify.checks import Check, Outcome, absent, bad, ok, unneeded
+from components.verify.checks import Check, Outcome, bad, ok, unneeded
 from components.verify.expectations import NodeExpectation
 from components.verify.nccl_conf import ib_hca_devices, parse_nccl_conf
 from components.verify.shell import NodeShell
@@ -15,7 +15,7 @@ def nccl_conf(shell: NodeShell, expect: NodeExpectation) -> Outcome:
         return unneeded(f"{expect.hostname} has no gpu_node role")
     text = shell.read(NCCL_CONF)
     if text is None:
-        return absent(f"{NCCL_CONF} absent (the node was not provisioned by the nccl role)")
+        return bad(f"{NCCL_CONF} absent (the nccl role installs it on every gpu_node; not provisioned?)")
     settings = parse_nccl_conf(text)
     want = [h.device for h in expect.compute_hcas]
     problems = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.verify.checks import Check, Outcome, absent, bad, ok, stand_in, unneeded
+from components.verify.checks import Check, Outcome, bad, ok, stand_in, unneeded
 from components.verify.checks.monitoring import fetch
 from components.verify.expectations import NodeExpectation
 from components.verify.listeners import listening_ports
@@ -17,7 +17,8 @@ def inference_health(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     port = expect.serving_port
     ports = listening_ports(shell.read("/proc/net/tcp") or "") | listening_ports(shell.read("/proc/net/tcp6") or "")
     if port not in ports:
-        return absent(f"nothing listens on :{port} (the serving engine is not deployed)")
+        return bad(f"nothing listens on :{port}; the spec serves {expect.hostname}'s model there (the serving "
+                   "engine is not deployed?)")
     if fetch(shell, f"http://127.0.0.1:{port}/health") is None:
         return bad(f":{port}/health does not answer")
     return ok(f"the serving engine answers on :{port}/health")
