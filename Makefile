@@ -69,7 +69,7 @@ bench: setup
 	$(BIN)/python -m tests.benchmarks
 
 lint: setup
-	$(BIN)/ruff check components tests policies scripts __main__.py
+	$(BIN)/ruff check components tests policies scripts tools __main__.py setup.py
 	$(BIN)/ansible-lint --offline -q playbooks
 
 lab-down:
