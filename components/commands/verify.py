@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
             return exitcodes.INVALID
     try:
         report = verify(args.stack, spec, hosts, node_name=args.node,
-                        identity_file=str(key) if key is not None else None, root=stack.root)
+                        identity_file=str(key) if key is not None else None, root=stack.root,
+                        views=views)
     except VerifyTargetError as exc:
         print(f"podforge verify: {exc}", file=sys.stderr)
         return exitcodes.INVALID

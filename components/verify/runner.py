@@ -88,10 +88,12 @@ def local_hostname() -> str:
 
 
 def verify(stack: str, spec: ClusterSpec, hostspecs: list[str], node_name: str | None = None,
-           identity_file: str | None = None, root: Path | None = None) -> Report:
+           identity_file: str | None = None, root: Path | None = None,
+           views: dict[str, HostView] | None = None) -> Report:
     """Check every host; a host that cannot be reached is one failed result, not an exception. `root`: the
-    project directory the spec's known_hosts files are relative to (default: the project)."""
-    views = host_views(spec, root)
+    project directory the spec's known_hosts files are relative to (default: the project); `views`: the spec's
+    host views when the caller has them already."""
+    views = views if views is not None else host_views(spec, root)
     targets = [match_node(spec, h, local_hostname() if h.startswith("local://") else None, node_name, views)
                for h in hostspecs]
     report = Report(stack)
