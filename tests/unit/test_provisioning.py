@@ -203,7 +203,7 @@ def test_verify_uses_the_stacks_automation_key_and_every_node_over_ssh(tmp_path,
         key.write_text("not a real key\n")
     seen: dict = {}
 
-    def fake_verify(stack, spec, hosts, node_name=None, identity_file=None, root=None):
+    def fake_verify(stack, spec, hosts, node_name=None, identity_file=None, root=None, views=None):
         seen.update(stack=stack, hosts=hosts, identity_file=identity_file, root=root)
         return Report(stack)
 
