@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.podforge-installed
 PODFORGE := $(BIN)/podforge
 # Debian packages the lab and the tests use (installed only when missing, only as root).
-APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync
+APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync \
+  ibsim-utils opensm infiniband-diags
 # The Pulumi engine in the venv: `build` (from tools/pulumi, cached outside the clone), `skip`, or an installed pulumi.
 ENGINE ?= build
 
