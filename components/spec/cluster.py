@@ -10,6 +10,7 @@ from components.spec.access import Access
 from components.spec.base import SpecModel
 from components.spec.catalogue_models import Sku
 from components.spec.fabric import Fabric, FabricPurpose
+from components.spec.gateway import Gateway
 from components.spec.keys import Keys
 from components.spec.nodes import Node, NodeRole
 from components.spec.operations import DrSite, Retention, Rollout, Serving
@@ -43,6 +44,7 @@ class ClusterSpec(SpecModel):
     dr_site: DrSite | None = None
     retention: Retention = Field(default_factory=Retention)
     serving: Serving | None = None
+    gateway: Gateway = Field(default_factory=Gateway, description="The inference gateway in front of the engine.")
 
     # Derived views, so components and renderers never re-derive the same facts.
     def sku_of(self, node: Node) -> Sku:

@@ -1,0 +1,103 @@
+"""Running the gateway and the stand-in engine with uvicorn: the runtime built from a stack's spec, the listen
+address, and uvicorn's own limits (header size, keep-alive, connections) set from the spec's."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from components.gateway import auditing, keys
+from components.gateway.app import GatewayRuntime, create_app
+from components.gateway.oidc import TokenVerifier
+from components.gateway.redaction import Desensitizer
+from components.spec.cluster import ClusterSpec
+from components.spec.gateway import LISTEN_PATTERN
+
+
+class ServeError(Exception):
+    """Bad input to `gateway serve` or `engine standin`: one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Listen:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def parse_listen(text: str, what: str = "--listen") -> Listen:
+    if not re.match(LISTEN_PATTERN, text):
+        raise ServeError(f"{what} {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
+    host, _, port = text.rpartition(":")
+    if not 1 <= int(port) <= 65535:
+        raise ServeError(f"{what} {text!r}: expected a port from 1 to 65535")
+    return Listen(host.strip("[]"), int(port))
+
+
+def check_engine_url(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ServeError(f"--engine {url!r}: expected an OpenAI-compatible base URL, http://HOST:PORT") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ServeError(f"--engine {url!r}: expected an OpenAI-compatible base URL, http://HOST:PORT")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ServeError(f"--engine {url!r}: expected the engine's base URL without a path (the gateway adds "
+                         "/v1/...)")
+    return url.rstrip("/")
+
+
+def engines_of(spec: ClusterSpec, given: list[str] | None) -> list[str]:
+    """The engine URLs: --engine, else the spec's gateway.engines, else the serving engine's port on loopback."""
+    urls = given or list(spec.gateway.engines)
+    if not urls and spec.serving is not None:
+        urls = [f"http://127.0.0.1:{spec.serving.port}"]
+    if not urls:
+        raise ServeError("no engine: name one with --engine URL, or declare gateway.engines or serving in the spec")
+    return [check_engine_url(u) for u in urls]
+
+
+def runtime(spec: ClusterSpec, root: Path, stack: str, engines: list[str], key_store: Path | None = None,
+            audit_log: Path | None = None) -> GatewayRuntime:
+    gw = spec.gateway
+    store = keys.KeyStore(key_store or (root / gw.key_store if gw.key_store else keys.default_path(root, stack)))
+    audit_path = audit_log or (root / gw.audit_log if gw.audit_log else auditing.default_path(root, stack))
+    desensitizer = Desensitizer(gw.desensitize)
+    problems = desensitizer.check()
+    if problems:
+        raise ServeError(problems[0])
+    verifier = TokenVerifier(gw.oidc, root) if gw.oidc else None
+    if gw.oidc and not gw.oidc.jwks.startswith("https://") and not (root / gw.oidc.jwks).is_file():
+        raise ServeError(f"gateway.oidc.jwks {gw.oidc.jwks!r}: no such file in the project — expected a JWKS file "
+                         "or an https:// URL")
+    return GatewayRuntime(spec.access, gw, engines, store,
+                          auditing.ChainedAudit(audit_path, spec.retention.audit_log_days), verifier, desensitizer)
+
+
+def serve(rt: GatewayRuntime, listen: Listen) -> None:
+    limits = rt.spec.limits
+    config = uvicorn.Config(
+        create_app(rt), host=listen.host, port=listen.port, http="h11", lifespan="on", access_log=False,
+        log_level="warning", server_header=False, timeout_keep_alive=5,
+        h11_max_incomplete_event_size=limits.max_header_bytes,
+        limit_concurrency=2 * (limits.engine_concurrency + limits.queue_size) + 32)
+    print(f"podforge gateway: listening on {listen.url}, engines {', '.join(rt.engines)}", flush=True)
+    uvicorn.Server(config).run()
+
+
+def serve_standin(listen: Listen, model: str, delay_s: float) -> None:
+    from components.gateway.standin_engine import create_standin
+
+    config = uvicorn.Config(create_standin(model, delay_s), host=listen.host, port=listen.port, http="h11",
+                            lifespan="off", access_log=False, log_level="warning", server_header=False)
+    print(f"podforge engine standin (simulated): listening on {listen.url}, model {model}", flush=True)
+    uvicorn.Server(config).run()
