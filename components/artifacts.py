@@ -2,15 +2,15 @@
 versions and the source each comes from: the list an air-gapped site mirrors, and the set the lab's stand-in
 repository is built from (components/standins).
 
-Package names are the NVIDIA / Mellanox APT names on Ubuntu and DGX OS; versions are the spec's pins verbatim
-(software.*.version), so the list says exactly what the roles will ask APT for.
+Package names come from the oracle table of what DGX OS ships (components/oracle/dgx_os.yaml, each row sourced);
+versions are the spec's pins verbatim (software.*.version), so the list says exactly what the roles ask APT for.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
+from components import oracle
 from components.spec.cluster import ClusterSpec
 from components.spec.nodes import NodeRole
 from components.spec.software import PackageSource, Pinned, dcgm_major
@@ -51,58 +51,55 @@ def _source(spec: ClusterSpec, name: str) -> PackageSource:
 
 def _cuda_major(nccl_version: str) -> str | None:
     """`2.28.9-1+cuda13.0` → `13`: NCCL's Debian version names the CUDA it was built for."""
-    match = re.search(r"\+cuda(\d+)", nccl_version)
-    return match.group(1) if match else None
+    return oracle.cuda_major(nccl_version)
 
 
-DCGM_EXPORTER_PACKAGE = "datacenter-gpu-manager-exporter"  # ships /usr/bin/dcgm-exporter, nvidia-dcgm-exporter.service
+DCGM_EXPORTER_PACKAGE = "datacenter-gpu-manager-exporter"  # the oracle's exporter row (components/oracle/dgx_os.yaml)
 
 
-def dcgm_packages(version: str, nccl_version: str) -> list[str]:
-    """DCGM 3 is one package; DCGM 4 splits into a core package and one per CUDA major (diagnostics need it)."""
-    major = dcgm_major(version)
-    if major < 4:
-        return ["datacenter-gpu-manager"]
-    names = [f"datacenter-gpu-manager-{major}-core"]
-    cuda = _cuda_major(nccl_version)
-    if cuda:
-        names.append(f"datacenter-gpu-manager-{major}-cuda{cuda}")
-    return names
+def dcgm_packages(version: str, nccl_version: str, os: str = "ubuntu-22.04") -> list[str]:
+    """DCGM 3 is one package; DCGM 4 splits into a core package and one per CUDA major (diagnostics need it).
+    Names from the oracle table's DCGM rows for the OS release."""
+    want = "dcgm3" if dcgm_major(version) < 4 else "dcgm4"
+    return [p.name for p in oracle.all_packages(os, "000", _cuda_major(nccl_version))
+            if p.component == "dcgm" and p.when == want]
+
+
+_WHY = {
+    "driver": "GPU nodes (driver branch {branch})",
+    "fabric_manager": "NVSwitch SKUs: {nvswitch}",
+    "doca_ofed": "SKUs with InfiniBand/RoCE HCAs: {hcas}",
+    "nccl": "NCCL on GPU nodes",
+    "nccl_tests": "all_reduce_perf in the acceptance gate (site-built: NVIDIA publishes no package)",
+    "container_toolkit": "GPU containers (CDI specs)",
+    "dcgm": "GPU health, diagnostics and metrics",
+    "dcgm_exporter": "GPU metrics for Prometheus on :9400",
+}
 
 
 def stack_artifacts(spec: ClusterSpec) -> Artifacts:
+    """The packages the oracle table (components/oracle) names for the spec's OS release, driver branch and GPU
+    nodes, each at the version the spec pins for the software entry it belongs to."""
     sw = spec.software
     gpu_nodes = spec.nodes_with(NodeRole.gpu_node)
-    skus = {spec.sku_of(n).name: spec.sku_of(n) for n in gpu_nodes}
-    nvswitch = sorted(name for name, sku in skus.items() if sku.has_nvswitch)
-    with_hcas = sorted(name for name, sku in skus.items() if sku.compute_hcas or sku.storage_hcas)
-    branch = sw.driver.branch
-    packages: list[PackageArtifact] = []
-
-    def add(component: str, pin: Pinned, names: list[str], why: str, version: str | None = None) -> None:
-        source = _source(spec, pin.source)
-        packages.extend(PackageArtifact(name, version or pin.version, component, source.name, source.url,
-                                        source.suite, why) for name in names)
-
     if not gpu_nodes:
         return Artifacts(sw.os, spec.site.lab, (), _images(spec))
-    add("driver", sw.driver, [f"nvidia-driver-{branch}"], f"GPU nodes (driver branch {branch})")
-    if nvswitch:
-        why = f"NVSwitch SKUs: {', '.join(nvswitch)}"
-        add("fabric_manager", sw.fabric_manager, [f"nvidia-fabricmanager-{branch}"], why)
-        # NSCQ lets DCGM read the NVSwitches; it ships per driver branch at the driver's version.
-        add("fabric_manager", sw.driver, [f"libnvidia-nscq-{branch}"], why)
-    if with_hcas:
-        add("doca_ofed", sw.doca_ofed, ["doca-ofed"], f"SKUs with InfiniBand/RoCE HCAs: {', '.join(with_hcas)}")
-    add("nccl", sw.nccl, ["libnccl2", "libnccl-dev"], "NCCL on GPU nodes")
-    add("nccl_tests", sw.nccl_tests, ["nccl-tests"], "all_reduce_perf in the acceptance gate")
-    # The toolkit's four packages are released together at one version and depend on each other exactly.
-    add("container_toolkit", sw.container_toolkit,
-        ["nvidia-container-toolkit", "nvidia-container-toolkit-base", "libnvidia-container-tools",
-         "libnvidia-container1"], "GPU containers (CDI specs)")
-    add("dcgm", sw.dcgm, dcgm_packages(sw.dcgm.version, sw.nccl.version), "GPU health, diagnostics and metrics")
-    if sw.dcgm_exporter is not None:
-        add("dcgm_exporter", sw.dcgm_exporter, [DCGM_EXPORTER_PACKAGE], "GPU metrics for Prometheus on :9400")
+    skus = {spec.sku_of(n).name: spec.sku_of(n) for n in gpu_nodes}
+    facts = {"branch": sw.driver.branch,
+             "nvswitch": ", ".join(sorted(name for name, sku in skus.items() if sku.has_nvswitch)),
+             "hcas": ", ".join(sorted(name for name, sku in skus.items() if sku.compute_hcas or sku.storage_hcas))}
+    packages: list[PackageArtifact] = []
+    for package in oracle.stack_packages(spec):
+        if not package.listed:
+            continue
+        pin: Pinned | None = getattr(sw, package.component)
+        if pin is None:
+            continue
+        # NSCQ ships at the driver's version but exists for the NVSwitch SKUs: say why it is there.
+        why = _WHY["fabric_manager" if package.when == "nvswitch" else package.component].format(**facts)
+        source = _source(spec, pin.source)
+        packages.append(PackageArtifact(package.name, pin.version, package.component, source.name, source.url,
+                                        source.suite, why))
     return Artifacts(sw.os, spec.site.lab, tuple(packages), _images(spec))
 
 

@@ -1,18 +1,21 @@
-"""What each lab stand-in package holds: the real NVIDIA / Mellanox package name and version (from the stack's
-artifacts), a Description saying it is a podforge lab stand-in, a marker file, and, where a role runs a command
-or starts a service from the real package, a stand-in script whose every output says "simulated".
+"""What each lab stand-in package holds. Names, dependencies, commands, files and units come from the oracle table
+of what DGX OS ships (components/oracle/dgx_os.yaml), versions from the spec (software.*.version); nothing from
+components/artifacts.py. Each stand-in carries a Description saying it is a podforge lab stand-in, a marker file,
+and stand-in commands whose every output starts "simulated:". Where the oracle has a unit's text verbatim, the
+stand-in ships that text, so the unit behaves as the packaged one (e.g. nvidia-persistenced's
+`--no-persistence-mode`); only the binaries it runs are stand-ins.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from components.artifacts import PackageArtifact, stack_artifacts
+from components import oracle
 from components.spec.cluster import ClusterSpec
+from components.spec.software import Pinned
 
 LABEL = "podforge lab stand-in"
 MARKER_DIR = "/usr/share/podforge-standins"
-LIB_DIR = "/usr/lib/podforge-standins"
 
 
 @dataclass(frozen=True)
@@ -39,26 +42,7 @@ class StandinPackage:
                 f" whose every output says \"simulated\"; nothing of the real software.")
 
 
-# Commands and services of the real packages that roles call or start: package name (branch-free) → commands,
-# systemd units. `{branch}` is the driver branch.
-_COMMANDS: dict[str, tuple[str, ...]] = {
-    "nvidia-driver-{branch}": ("nvidia-smi", "nvidia-persistenced"),
-    "nvidia-fabricmanager-{branch}": ("nv-fabricmanager",),
-    "doca-ofed": ("ofed_info",),
-    "nccl-tests": ("all_reduce_perf",),
-    "nvidia-container-toolkit-base": ("nvidia-ctk",),
-    "libnvidia-container-tools": ("nvidia-container-cli",),
-    "datacenter-gpu-manager": ("dcgmi", "nv-hostengine"),
-    "datacenter-gpu-manager-4-core": ("dcgmi", "nv-hostengine"),
-}
-_UNITS: dict[str, tuple[tuple[str, str], ...]] = {  # unit name, what runs in the real one
-    "datacenter-gpu-manager-exporter": (("nvidia-dcgm-exporter", "NVIDIA DCGM exporter"),),
-    "nvidia-driver-{branch}": (("nvidia-persistenced", "NVIDIA Persistence Daemon"),),
-    "nvidia-fabricmanager-{branch}": (("nvidia-fabricmanager", "NVIDIA fabric manager service"),),
-    "datacenter-gpu-manager": (("nvidia-dcgm", "NVIDIA DCGM service"),),
-    "datacenter-gpu-manager-4-core": (("nvidia-dcgm", "NVIDIA DCGM service"),),
-}
-_SUMMARIES = {
+_SUMMARIES = {  # the synopsis where the oracle row has none
     "driver": "NVIDIA data center driver",
     "fabric_manager": "NVIDIA Fabric Manager / NVSwitch support",
     "doca_ofed": "DOCA-OFED InfiniBand and RDMA stack",
@@ -68,31 +52,15 @@ _SUMMARIES = {
     "dcgm": "NVIDIA Data Center GPU Manager",
     "dcgm_exporter": "NVIDIA DCGM exporter for Prometheus",
 }
-# Exact dependencies the real packages declare, so APT resolves the stand-ins the way it resolves the originals.
-_DEPENDS = {
-    "libnccl-dev": ("libnccl2",),
-    "nvidia-container-toolkit": ("nvidia-container-toolkit-base", "libnvidia-container-tools"),
-    "libnvidia-container-tools": ("libnvidia-container1",),
-}
-
+STATE_DIR = "/run/podforge-standins"
+"""Where the stand-in nvidia-persistenced records the persistence mode its flags asked for (file persistence-mode;
+$PODFORGE_STANDIN_STATE_DIR overrides it); the stand-in `nvidia-smi -q` reports it, as the real one reports the
+driver's."""
 
 def _script(command: str, package: str, version: str) -> str:
     return ("#!/bin/sh\n"
             f"# {LABEL} for {command} (package {package} {version}): there is no GPU, driver or fabric here.\n"
             f"echo \"simulated: $(basename \"$0\") $*: {LABEL} from {package} {version}; nothing was done\"\n")
-
-
-def _daemon_path(package: str) -> str:
-    return f"{LIB_DIR}/{package}/daemon"  # one per package, so two stand-ins never own the same file
-
-
-def _unit(unit: str, what: str, package: str, version: str) -> str:
-    return ("[Unit]\n"
-            f"Description={what} ({LABEL}, simulated)\n\n"
-            "[Service]\n"
-            f"ExecStart={_daemon_path(package)} {unit} {package} {version}\n\n"
-            "[Install]\n"
-            "WantedBy=multi-user.target\n")
 
 
 def _exporter_unit(what: str) -> str:
@@ -102,12 +70,6 @@ def _exporter_unit(what: str) -> str:
             "ExecStart=/usr/bin/dcgm-exporter -f /etc/dcgm-exporter/default-counters.csv -a :9400\n\n"
             "[Install]\n"
             "WantedBy=multi-user.target\n")
-
-
-DAEMON_SCRIPT = ("#!/bin/sh\n"
-                 f"# Runs in place of a real NVIDIA daemon in a {LABEL} unit: says so, then idles.\n"
-                 f"echo \"simulated: $1 from $2 $3 is a {LABEL}; it manages nothing\"\n"
-                 "exec sleep infinity\n")
 
 
 # The stand-in dcgm-exporter answers like the real one on its --address with the fields of its --collectors file,
@@ -157,35 +119,104 @@ def _exporter_script(package: str, version: str) -> str:
             f"LABEL, PACKAGE, VERSION = {LABEL!r}, {package!r}, {version!r}\n" + EXPORTER_BODY)
 
 
-def standin_package(artifact: PackageArtifact, branch: str) -> StandinPackage:
-    # Tables are keyed branch-free: nvidia-driver-535 → nvidia-driver-{branch}.
-    key = artifact.name.removesuffix(f"-{branch}") + "-{branch}" if artifact.name.endswith(f"-{branch}") else artifact.name
-    files = [StandinFile(f"{MARKER_DIR}/{artifact.name}",
-                         f"{LABEL}: {artifact.name} {artifact.version} (stands in for the {artifact.component} "
-                         f"package; simulated)\n")]
-    files += [StandinFile(f"/usr/bin/{cmd}", _script(cmd, artifact.name, artifact.version), 0o755)
-              for cmd in _COMMANDS.get(key, ())]
-    units = _UNITS.get(key, ())
-    if artifact.component == "dcgm_exporter":
-        # The real package's unit runs the exporter itself; so does the stand-in's (roles override ExecStart).
-        files.append(StandinFile("/usr/bin/dcgm-exporter", _exporter_script(artifact.name, artifact.version), 0o755))
-        files += [StandinFile(f"/lib/systemd/system/{unit}.service", _exporter_unit(what)) for unit, what in units]
-    else:
-        files += [StandinFile(f"/lib/systemd/system/{unit}.service", _unit(unit, what, artifact.name, artifact.version))
-                  for unit, what in units]
-        if units:
-            files.append(StandinFile(_daemon_path(artifact.name), DAEMON_SCRIPT, 0o755))
-    depends = tuple(f"{dep} (= {artifact.version})" for dep in _DEPENDS.get(artifact.name, ()))
-    return StandinPackage(artifact.name, artifact.version, _SUMMARIES[artifact.component], depends, tuple(files))
+def _persistenced_script(package: str, version: str) -> str:
+    """Type=forking like the real daemon: records the persistence mode its flags ask for, forks an idler, exits."""
+    return ("#!/bin/sh\n"
+            f"# {LABEL} for nvidia-persistenced (package {package} {version}): no GPU or driver here.\n"
+            f"state=${{PODFORGE_STANDIN_STATE_DIR:-{STATE_DIR}}}\n"
+            "mode=Enabled\n"
+            "for arg in \"$@\"; do [ \"$arg\" = --no-persistence-mode ] && mode=Disabled; done\n"
+            "mkdir -p \"$state\" && echo \"$mode\" > \"$state/persistence-mode\"\n"
+            f"echo \"simulated: nvidia-persistenced $*: {LABEL} from {package} {version}; persistence mode $mode\"\n"
+            "sleep infinity >/dev/null 2>&1 &\n"
+            "echo $! > \"$state/nvidia-persistenced.pid\"\n")
+
+
+def _smi_script(package: str, version: str) -> str:
+    """Every output starts "simulated:"; `-q` adds the persistence mode the stand-in daemon recorded (Disabled when
+    none runs), in nvidia-smi's `-q` layout."""
+    return ("#!/bin/sh\n"
+            f"# {LABEL} for nvidia-smi (package {package} {version}): there is no GPU or driver here.\n"
+            f"echo \"simulated: $(basename \"$0\") $*: {LABEL} from {package} {version}; nothing was done\"\n"
+            "case \" $* \" in *\" -q \"*|*\" --query \"*)\n"
+            f"  mode=$(cat \"${{PODFORGE_STANDIN_STATE_DIR:-{STATE_DIR}}}/persistence-mode\" 2>/dev/null || echo Disabled)\n"
+            "  echo \"    Persistence Mode                      : $mode\" ;;\n"
+            "esac\n")
+
+
+def _daemon_script(command: str, package: str, version: str, forking: bool) -> str:
+    """A stand-in for a daemon a packaged unit runs: says so, then idles (forked where the unit is Type=forking)."""
+    idle = "sleep infinity >/dev/null 2>&1 &\n" if forking else "exec sleep infinity\n"
+    return ("#!/bin/sh\n"
+            f"# {LABEL} for {command} (package {package} {version}): there is no GPU, driver or fabric here.\n"
+            f"echo \"simulated: $(basename \"$0\") $*: {LABEL} from {package} {version}; it manages nothing\"\n"
+            + idle)
+
+
+def _unit_file(unit: oracle.Unit, package: str, version: str) -> str:
+    header = (f"# {LABEL} ({package} {version}, simulated): the packaged unit's text as the oracle table has it\n"
+              f"# (source: {unit.source.splitlines()[0][:150]}); the commands it runs are stand-ins.\n")
+    return header + str(unit.text)
+
+
+def _version(spec: ClusterSpec, package: oracle.Package, driver_version: str | None) -> str | None:
+    if package.component in ("driver", "fabric_manager") and driver_version is not None:
+        return driver_version
+    pin: Pinned | None = getattr(spec.software, package.component, None)
+    return pin.version if pin is not None else None
+
+
+def standin_package(package: oracle.Package, version: str) -> StandinPackage:
+    """The stand-in of one oracle row at one version: marker, commands, conffiles and units the row names."""
+    files = [StandinFile(f"{MARKER_DIR}/{package.name}",
+                         f"{LABEL}: {package.name} {version} (stands in for the {package.component} package; "
+                         f"simulated)\n")]
+    unit_info = {name: oracle.unit(name) for name in package.units}
+    runs = {u.exec_start.split()[0]: u for u in unit_info.values() if u is not None and u.text}
+    for command, path in package.commands.items():
+        if command == "dcgm-exporter":
+            text = _exporter_script(package.name, version)
+        elif command == "nvidia-persistenced":
+            text = _persistenced_script(package.name, version)
+        elif command == "nvidia-smi":
+            text = _smi_script(package.name, version)
+        elif path in runs:
+            text = _daemon_script(command, package.name, version, "Type=forking" in str(runs[path].text))
+        else:
+            text = _script(command, package.name, version)
+        files.append(StandinFile(path, text, 0o755))
+    for f in package.files:
+        files.append(StandinFile(str(f["path"]), f"# {LABEL}: {f['path']} of {package.name} {version} (simulated)\n"))
+    for info in unit_info.values():
+        if info is None or not info.path.endswith(".service"):
+            continue  # SysV scripts (openibd) are not stood in
+        if not info.text and package.component != "dcgm_exporter":
+            continue  # no verbatim text in the oracle: no unit rather than an invented one
+        text = _unit_file(info, package.name, version) if info.text else _exporter_unit(_SUMMARIES[package.component])
+        files.append(StandinFile(info.path, text))
+    depends = tuple(f"{dep} (= {version})" for dep in package.depends)
+    return StandinPackage(package.name, version, package.summary or _SUMMARIES[package.component], depends,
+                          tuple(files))
+
+
+def standin_sources(spec: ClusterSpec, driver_versions: tuple[str, ...] = ()) -> list[tuple[str, StandinPackage]]:
+    """(spec source name, stand-in) for every package the oracle names for the stack; `driver_versions` adds the
+    driver's and Fabric Manager's packages (meta, utilities, NSCQ) at further versions (an upgrade in the lab)."""
+    out: dict[tuple[str, str], tuple[str, StandinPackage]] = {}
+    packages = oracle.stack_packages(spec)
+    for driver_version in (None, *driver_versions):
+        for package in packages:
+            if driver_version is not None and package.component not in ("driver", "fabric_manager"):
+                continue
+            version = _version(spec, package, driver_version)
+            pin: Pinned | None = getattr(spec.software, package.component, None)
+            if version is None or pin is None:
+                continue
+            out[(package.name, version)] = (pin.source, standin_package(package, version))
+    return [out[key] for key in sorted(out)]
 
 
 def standin_packages(spec: ClusterSpec, driver_versions: tuple[str, ...] = ()) -> list[StandinPackage]:
-    """Stand-ins for every package the stack's artifacts list; `driver_versions` adds the driver, fabric manager and
-    NSCQ at further versions (an upgrade between two driver versions in the lab)."""
-    branch = spec.software.driver.branch
-    artifacts = list(stack_artifacts(spec).packages)
-    for version in driver_versions:
-        artifacts += [PackageArtifact(a.name, version, a.component, a.source, a.url, a.suite, a.why)
-                      for a in stack_artifacts(spec).packages if a.component in ("driver", "fabric_manager")]
-    unique = {(a.name, a.version): a for a in artifacts}
-    return [standin_package(a, branch) for _, a in sorted(unique.items())]
+    """Stand-ins for every package the oracle table names for the stack's OS, branch and GPU nodes, at the spec's
+    versions; `driver_versions` adds the driver's packages at further versions."""
+    return [package for _, package in standin_sources(spec, driver_versions)]

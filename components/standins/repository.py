@@ -17,9 +17,8 @@ from email.utils import formatdate
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from components.artifacts import stack_artifacts
 from components.spec.cluster import ClusterSpec
-from components.standins.contents import LABEL, StandinPackage, standin_packages
+from components.standins.contents import LABEL, StandinPackage, standin_sources
 
 # Fixed timestamps make the .debs and the index reproducible; a date in the past, so APT never calls the
 # Release file "not valid yet".
@@ -128,10 +127,8 @@ def repository_dir(root: Path, url: str) -> Path:
 def build_stack_repositories(spec: ClusterSpec, root: Path, driver_versions: tuple[str, ...] = ()) -> dict[str, Path]:
     """Stand-ins of every package the spec pins, each in the repository of the source the spec names for it, laid
     out under `root` by URL path, so serving `root` answers the sources' URLs. Returns source name → directory."""
-    packages = standin_packages(spec, driver_versions)
-    source_of = {a.name: (a.source, a.url) for a in stack_artifacts(spec).packages}
+    url_of = {s.name: s.url for s in spec.software.sources}
     by_source: dict[str, tuple[str, list[StandinPackage]]] = {}
-    for package in packages:
-        source, url = source_of[package.name]
-        by_source.setdefault(source, (url, []))[1].append(package)
+    for source, package in standin_sources(spec, driver_versions):
+        by_source.setdefault(source, (url_of[source], []))[1].append(package)
     return {source: build_repository(pkgs, repository_dir(root, url)) for source, (url, pkgs) in by_source.items()}

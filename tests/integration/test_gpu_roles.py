@@ -166,7 +166,7 @@ def test_second_run_changes_nothing(converged) -> None:
 def test_pinned_packages_are_installed_at_the_spec_versions_and_held(lab, spec, converged) -> None:
     sw = spec.software
     branch = sw.driver.branch
-    pins = {f"nvidia-driver-{branch}": sw.driver.version, f"nvidia-fabricmanager-{branch}": sw.fabric_manager.version,
+    pins = {f"nvidia-driver-{branch}-server": sw.driver.version, f"nvidia-fabricmanager-{branch}": sw.fabric_manager.version,
             f"libnvidia-nscq-{branch}": sw.driver.version, "doca-ofed": sw.doca_ofed.version, "libnccl2": sw.nccl.version,
             "libnccl-dev": sw.nccl.version, "nccl-tests": sw.nccl_tests.version}
     # DCGM (with its APT epoch) and dcgm-exporter, by the names `podforge artifacts` lists.
@@ -191,12 +191,19 @@ def test_rendered_and_role_files_are_installed(lab, spec, targets, converged) ->
 
 
 def test_driver_services_and_the_container_runtime_run(lab, spec, left_out, converged) -> None:
-    """nvidia-persistenced (and nvidia-fabricmanager on NVSwitch SKUs) enabled and running (the stand-in units in
-    the lab); containerd running with the NVIDIA Container Toolkit at its pin, held."""
+    """nvidia-persistenced started at boot (its packaged unit has no [Install]: the role links it into
+    multi-user.target.wants) and running with persistence mode on, as `nvidia-smi -q` reports it;
+    nvidia-fabricmanager on NVSwitch SKUs enabled and running (stand-in units in the lab, built from the oracle);
+    containerd running with the NVIDIA Container Toolkit at its pin, held."""
     toolkit = {p.name: p.version for p in stack_artifacts(spec).packages if p.component == "container_toolkit"}
     for node in spec.nodes:
         host = node.hostname
-        units = ["nvidia-persistenced"] + (["nvidia-fabricmanager"] if spec.sku_of(node).has_nvswitch else [])
+        assert shell(lab, host, "test -L /etc/systemd/system/multi-user.target.wants/nvidia-persistenced.service "
+                                "&& systemctl is-active nvidia-persistenced").split() == ["active"], host
+        modes = [line.split(":", 1)[1].strip() for line in shell(lab, host, "nvidia-smi -q").splitlines()
+                 if line.strip().startswith("Persistence Mode")]
+        assert modes and set(modes) == {"Enabled"}, (host, modes)
+        units = ["nvidia-fabricmanager"] if spec.sku_of(node).has_nvswitch else []
         for unit in units:
             assert shell(lab, host, f"systemctl is-enabled {unit}; systemctl is-active {unit}").split() == [
                 "enabled", "active"], (host, unit)
@@ -242,8 +249,9 @@ def test_driver_and_fabric_manager_mismatch_is_refused_before_any_change(lab, sp
 def test_driver_upgrade_swaps_both_packages_together_and_reboots(lab, spec, targets, converged, tmp_path) -> None:
     host = spec.nodes[2].hostname
     branch = spec.software.driver.branch
-    packages = [f"nvidia-driver-{branch}", f"nvidia-fabricmanager-{branch}", f"libnvidia-nscq-{branch}"]
-    if UPGRADE not in shell(lab, host, f"apt-cache madison nvidia-driver-{branch}"):
+    packages = [f"nvidia-driver-{branch}-server", f"nvidia-compute-utils-{branch}-server", f"nvidia-utils-{branch}-server",
+                f"nvidia-fabricmanager-{branch}", f"libnvidia-nscq-{branch}"]
+    if UPGRADE not in shell(lab, host, f"apt-cache madison nvidia-driver-{branch}-server"):
         pytest.skip(f"the lab's stand-in repository has no driver {UPGRADE} to upgrade to")
     target = targets[host]
 

@@ -62,11 +62,11 @@ def test_apt_inside_a_lab_host_sees_the_pinned_stand_ins(lab: LabAccess, spec) -
         assert update.returncode == 0, update.stdout + update.stderr
         assert source.url in update.stdout and "Err:" not in update.stdout, update.stdout
         driver = spec.software.driver
-        policy = lab.run(hostname, f"apt-cache {APT_OPTIONS} policy nvidia-driver-{driver.branch}").stdout
+        policy = lab.run(hostname, f"apt-cache {APT_OPTIONS} policy nvidia-driver-{driver.branch}-server").stdout
         assert f" {driver.version} 500" in policy, policy
         assert f"{source.url} {source.suite} Packages" in policy
         got = lab.run(hostname, f"cd {APT_DIR}/get && apt-get {APT_OPTIONS} download "
-                                f"nvidia-driver-{driver.branch}={driver.version} >/dev/null && "
+                                f"nvidia-driver-{driver.branch}-server={driver.version} >/dev/null && "
                                 "dpkg-deb -f nvidia-driver-*.deb Version Description")
         assert got.returncode == 0, got.stderr
         assert got.stdout.startswith(f"Version: {driver.version}\n") and LABEL in got.stdout

@@ -70,19 +70,19 @@ def test_the_index_is_served_over_http(served: RepositoryServer) -> None:
 
 
 def test_apt_sees_both_driver_versions_and_prefers_the_newer(apt: IsolatedApt) -> None:
-    policy = apt("apt-cache", "policy", "nvidia-driver-535").stdout
+    policy = apt("apt-cache", "policy", "nvidia-driver-535-server").stdout
     assert f"Candidate: {UPGRADE}" in policy
     assert "535.183.06 500" in policy and f"{UPGRADE} 500" in policy
 
 
 def test_apt_downloads_the_pinned_version(apt: IsolatedApt) -> None:
     # DCGM's version carries an APT epoch (1:), as NVIDIA's packages do; apt names the file with it escaped.
-    result = apt("apt-get", "download", "nvidia-driver-535=535.183.06", "datacenter-gpu-manager-4-core=1:4.4.1-1",
+    result = apt("apt-get", "download", "nvidia-driver-535-server=535.183.06", "datacenter-gpu-manager-4-core=1:4.4.1-1",
                  "datacenter-gpu-manager-exporter=4.6.0-1")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in apt.downloads.glob("*.deb")) == ["datacenter-gpu-manager-4-core_1%3a4.4.1-1_all.deb",
                                                                   "datacenter-gpu-manager-exporter_4.6.0-1_all.deb",
-                                                                  "nvidia-driver-535_535.183.06_all.deb"]
+                                                                  "nvidia-driver-535-server_535.183.06_all.deb"]
 
 
 def test_apt_resolves_the_toolkit_with_its_exact_dependencies(apt: IsolatedApt) -> None:
@@ -97,7 +97,9 @@ def test_apt_resolves_the_toolkit_with_its_exact_dependencies(apt: IsolatedApt) 
 
 @pytest.mark.skipif(shutil.which("dpkg") is None or os.geteuid() != 0, reason="needs dpkg and root (dpkg --root)")
 def test_dpkg_installs_and_upgrades_the_stand_ins_in_a_scratch_root(apt: IsolatedApt, tmp_path: Path) -> None:
-    result = apt("apt-get", "download", f"nvidia-driver-535={UPGRADE}", "libnccl2", "libnccl-dev")
+    driver = ("nvidia-driver-535-server", "nvidia-compute-utils-535-server", "nvidia-utils-535-server")
+    result = apt("apt-get", "download", *(f"{p}={v}" for p in driver for v in ("535.183.06", UPGRADE)), "libnccl2",
+                 "libnccl-dev")
     assert result.returncode == 0, result.stderr
     root = tmp_path / "root"
     for sub in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/log"):
@@ -109,12 +111,13 @@ def test_dpkg_installs_and_upgrades_the_stand_ins_in_a_scratch_root(apt: Isolate
                                *args], capture_output=True, text=True, timeout=60, check=False)
 
     debs = sorted(apt.downloads.glob("*.deb"))
-    old = next(d for d in debs if d.name == "nvidia-driver-535_535.183.06_all.deb")
-    new = next(d for d in debs if d.name == f"nvidia-driver-535_{UPGRADE}_all.deb")
+    old = [str(d) for p in driver for d in debs if d.name == f"{p}_535.183.06_all.deb"]
+    new = [str(d) for p in driver for d in debs if d.name == f"{p}_{UPGRADE}_all.deb"]
+    assert len(old) == len(new) == 3, [d.name for d in debs]
     nccl = [str(d) for d in debs if d.name.startswith("libnccl")]
-    assert dpkg("-i", str(old), *nccl).returncode == 0
-    assert dpkg("-i", str(new)).returncode == 0
-    status = dpkg("-s", "nvidia-driver-535").stdout
+    assert dpkg("-i", *old, *nccl).returncode == 0
+    assert dpkg("-i", *new).returncode == 0
+    status = dpkg("-s", "nvidia-driver-535-server").stdout
     assert "Status: install ok installed" in status and f"Version: {UPGRADE}" in status
     assert "Version: 2.21.5-1+cuda12.4" in dpkg("-s", "libnccl-dev").stdout
     out = subprocess.run(["sh", str(root / "usr/bin/nvidia-smi")], capture_output=True, text=True, check=True).stdout

@@ -14,7 +14,7 @@ from components.spec import load_stack_spec
 def test_superpod_needs_the_pinned_nvidia_and_mellanox_packages(superpod) -> None:
     packages = [(p.name, p.version) for p in stack_artifacts(superpod).packages]
     assert packages == [
-        ("nvidia-driver-535", "535.183.06"),
+        ("nvidia-driver-535-server", "535.183.06"),
         ("nvidia-fabricmanager-535", "535.183.06"),
         ("libnvidia-nscq-535", "535.183.06"),
         ("doca-ofed", "2.7.0"),
@@ -59,6 +59,15 @@ def test_dcgm_package_names_follow_the_major_version() -> None:
     assert dcgm_packages("4.4.1", "2.28.9-1") == ["datacenter-gpu-manager-4-core"]
 
 
+def test_package_names_come_from_the_oracle_table(superpod) -> None:
+    """Every listed package is a row of the oracle table for the spec's OS release and branch."""
+    from components import oracle
+
+    sw = superpod.software
+    known = oracle.known_names(sw.os, sw.driver.branch, oracle.cuda_major(sw.nccl.version))
+    assert {p.name for p in stack_artifacts(superpod).packages} <= known
+
+
 def test_lab_artifacts_come_from_the_lab_mirror_on_the_bridge() -> None:
     lab = load_stack_spec("lab")[1].spec
     artifacts = stack_artifacts(lab)
@@ -71,7 +80,7 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["schema"] == 1 and out["stack"] == "superpod" and out["spec"] == "specs/superpod.yaml"
     assert out["os"] == "ubuntu-22.04" and out["lab"] is False
-    assert out["packages"][0] == {"name": "nvidia-driver-535", "version": "535.183.06", "component": "driver",
+    assert out["packages"][0] == {"name": "nvidia-driver-535-server", "version": "535.183.06", "component": "driver",
                                   "source": "su1-mirror", "url": "http://mirror.su1.bank.internal/nvidia",
                                   "suite": "./", "why": "GPU nodes (driver branch 535)"}
     assert [i["image"] for i in out["images"]] == ["vllm/vllm-openai:v0.11.0"]

@@ -157,7 +157,7 @@ def test_the_repository_is_rebuilt_only_when_the_software_set_changes(tmp_path: 
     repository.build(root, stamp, spec)
     assert repository.cached(root, stamp, spec)
     index = (root / "standins" / "Packages").read_text()
-    assert "Package: nvidia-driver-535\nVersion: 535.183.06\n" in index
+    assert "Package: nvidia-driver-535-server\nVersion: 535.183.06\n" in index
     assert f"Version: {repository.UPGRADE_DRIVER_VERSIONS[0]}\n" in index, "a second driver version for upgrades"
     unrelated = spec.model_copy(update={"retention": spec.retention.model_copy(update={"data_days": 91})})
     assert repository.cached(root, stamp, unrelated)

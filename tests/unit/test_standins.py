@@ -1,5 +1,6 @@
-"""The lab's stand-in packages: real names and versions from the stack's artifacts, labelled as stand-ins, built
-with dpkg-deb into a reproducible flat APT repository whose index matches its files."""
+"""The lab's stand-in packages: names, files and units from the oracle table of what DGX OS ships, versions from the
+spec, labelled as stand-ins, built with dpkg-deb into a reproducible flat APT repository whose index matches its
+files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from components import oracle
 from components.artifacts import stack_artifacts
 from components.standins import LABEL, build_stack_repositories, repository_dir, standin_packages
 
@@ -39,16 +41,36 @@ def _stanzas(index: str) -> list[dict[str, str]]:
     return stanzas
 
 
-def test_stand_ins_carry_exactly_the_names_and_versions_the_stack_pins(lab) -> None:
+def test_stand_ins_carry_the_oracle_names_at_the_versions_the_stack_pins(lab) -> None:
+    """Every pinned package has its stand-in, plus the driver meta package's dependencies the oracle names."""
     pinned = {(p.name, p.version) for p in stack_artifacts(lab).packages}
-    assert {(s.name, s.version) for s in standin_packages(lab)} == pinned
+    standins = {(s.name, s.version) for s in standin_packages(lab)}
+    assert standins - pinned == {("nvidia-compute-utils-535-server", "535.183.06"),
+                                 ("nvidia-utils-535-server", "535.183.06")}
+    assert pinned <= standins
+    assert {s.name for s in standin_packages(lab)} == {p.name for p in oracle.stack_packages(lab)}
 
 
-def test_an_upgrade_version_adds_driver_fabric_manager_and_nscq_only(lab) -> None:
+def test_the_driver_meta_package_depends_on_its_utilities_exactly(lab) -> None:
+    driver = next(s for s in standin_packages(lab) if s.name == "nvidia-driver-535-server")
+    assert driver.depends == ("nvidia-compute-utils-535-server (= 535.183.06)", "nvidia-utils-535-server (= 535.183.06)")
+
+
+def test_an_upgrade_version_adds_the_driver_fabric_manager_and_nscq_packages_only(lab) -> None:
     extra = {(s.name, s.version) for s in standin_packages(lab, (UPGRADE,))} - {
         (s.name, s.version) for s in standin_packages(lab)}
-    assert extra == {("nvidia-driver-535", UPGRADE), ("nvidia-fabricmanager-535", UPGRADE),
-                     ("libnvidia-nscq-535", UPGRADE)}
+    assert extra == {(name, UPGRADE) for name in ("nvidia-driver-535-server", "nvidia-compute-utils-535-server",
+                                                  "nvidia-utils-535-server", "nvidia-fabricmanager-535",
+                                                  "libnvidia-nscq-535")}
+
+
+def test_the_persistenced_unit_is_the_packaged_text(lab) -> None:
+    """The stand-in unit is the packaged one verbatim (--no-persistence-mode, no [Install]); only binaries differ."""
+    utils = next(s for s in standin_packages(lab) if s.name == "nvidia-compute-utils-535-server")
+    unit = next(f.text for f in utils.files if f.path == "/lib/systemd/system/nvidia-persistenced.service")
+    packaged = oracle.unit("nvidia-persistenced")
+    assert packaged is not None and unit.endswith(str(packaged.text))
+    assert "--no-persistence-mode" in unit and "[Install]" not in unit
 
 
 def test_every_stand_in_says_what_it_is(lab) -> None:
@@ -112,13 +134,13 @@ def test_the_stand_in_exporter_serves_the_configured_fields_without_samples(lab,
 
 def test_the_index_matches_the_files(repo: Path) -> None:
     stanzas = _stanzas((repo / "Packages").read_text())
-    assert len(stanzas) == 17  # 14 pinned packages and the upgrade's driver, fabric manager and NSCQ
+    assert len(stanzas) == 21  # 16 stand-ins and the upgrade's driver meta, utilities, fabric manager and NSCQ
     for stanza in stanzas:
         data = (repo / stanza["Filename"]).read_bytes()
         assert int(stanza["Size"]) == len(data)
         assert stanza["SHA256"] == hashlib.sha256(data).hexdigest()
         assert stanza["Description"].endswith(f"({LABEL})")
-    versions = sorted(s["Version"] for s in stanzas if s["Package"] == "nvidia-driver-535")
+    versions = sorted(s["Version"] for s in stanzas if s["Package"] == "nvidia-driver-535-server")
     assert versions == ["535.183.06", UPGRADE]
     assert gzip.decompress((repo / "Packages.gz").read_bytes()) == (repo / "Packages").read_bytes()
 
@@ -139,15 +161,40 @@ def test_builds_are_byte_for_byte_reproducible(lab, repo: Path, tmp_path: Path) 
 
 @needs_dpkg_deb
 def test_a_stand_in_deb_holds_its_label_and_a_simulated_command(repo: Path, tmp_path: Path) -> None:
-    deb = repo / "nvidia-driver-535_535.183.06_all.deb"
+    deb = repo / "nvidia-utils-535-server_535.183.06_all.deb"
     fields = subprocess.run(["dpkg-deb", "-f", str(deb), "Package", "Version", "Description"], capture_output=True,
                             text=True, check=True).stdout
-    assert "Package: nvidia-driver-535\nVersion: 535.183.06\n" in fields and LABEL in fields
+    assert "Package: nvidia-utils-535-server\nVersion: 535.183.06\n" in fields and LABEL in fields
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path)], check=True)
-    out = subprocess.run(["sh", str(tmp_path / "usr/bin/nvidia-smi"), "-q"], capture_output=True, text=True, check=True)
-    assert out.stdout.startswith("simulated: nvidia-smi -q: podforge lab stand-in from nvidia-driver-535 535.183.06")
-    unit = (tmp_path / "lib/systemd/system/nvidia-persistenced.service").read_text()
-    assert "simulated" in unit and "/usr/lib/podforge-standins/nvidia-driver-535/daemon" in unit
+    env = {"PATH": "/usr/bin:/bin", "PODFORGE_STANDIN_STATE_DIR": str(tmp_path / "state")}
+    out = subprocess.run(["sh", str(tmp_path / "usr/bin/nvidia-smi"), "-q"], capture_output=True, text=True,
+                         check=True, env=env)
+    assert out.stdout.startswith("simulated: nvidia-smi -q: podforge lab stand-in from nvidia-utils-535-server 535.183.06")
+    assert "Persistence Mode                      : Disabled" in out.stdout  # no daemon ran: off
+
+
+@needs_dpkg_deb
+@pytest.mark.parametrize(("flags", "mode"), [(["--no-persistence-mode"], "Disabled"), (["--persistence-mode"], "Enabled"),
+                                             ([], "Enabled")])
+def test_the_stand_in_daemon_sets_persistence_mode_as_its_flags_say(repo: Path, tmp_path: Path, flags: list[str],
+                                                                   mode: str) -> None:
+    """The packaged unit's --no-persistence-mode leaves the stand-in's `nvidia-smi -q` at Disabled, as on a node."""
+    import os
+    import signal
+
+    for name in ("nvidia-compute-utils-535-server", "nvidia-utils-535-server"):
+        subprocess.run(["dpkg-deb", "-x", str(repo / f"{name}_535.183.06_all.deb"), str(tmp_path)], check=True)
+    state = tmp_path / "state"
+    env = {"PATH": "/usr/bin:/bin", "PODFORGE_STANDIN_STATE_DIR": str(state)}
+    started = subprocess.run(["sh", str(tmp_path / "usr/bin/nvidia-persistenced"), "--user", "nvidia-persistenced",
+                              *flags, "--verbose"], capture_output=True, text=True, check=True, env=env)
+    try:
+        assert started.stdout.startswith("simulated: nvidia-persistenced") and f"persistence mode {mode}" in started.stdout
+        out = subprocess.run(["sh", str(tmp_path / "usr/bin/nvidia-smi"), "-q"], capture_output=True, text=True,
+                             check=True, env=env).stdout
+        assert f"Persistence Mode                      : {mode}" in out
+    finally:
+        os.kill(int((state / "nvidia-persistenced.pid").read_text()), signal.SIGTERM)
 
 
 def test_repositories_sit_under_the_served_root_by_url_path(tmp_path: Path) -> None:
