@@ -51,6 +51,8 @@ def render_opensm_conf(spec: ClusterSpec, fabric: Fabric, host: str) -> str:
     return render("opensm.conf.j2", fabric_name=fabric.name, purpose=fabric.purpose.value,
                   rate_gbps=fabric.rate_gbps, host=host, port_device=sm_port_device(spec, fabric, host),
                   sm_priority=manager.priority, routing_engine=fabric.routing_engine, lmc=fabric.lmc,
+                  sminfo_polling_timeout=fabric.sminfo_polling_timeout_ms,
+                  polling_retry_number=fabric.polling_retry_number,
                   partition_config_file=partitions_conf_path(fabric), log_file=f"/var/log/opensm-{fabric.name}.log")
 
 

@@ -10,6 +10,9 @@ from pydantic import Field
 
 from components.spec.base import Name, SpecModel
 
+DEFAULT_PKEY = 0x7FFF
+"""The default partition's P_Key (IBTA; OpenSM partitions.conf `Default=0x7fff`)."""
+
 
 class SwitchTier(StrEnum):
     leaf = "leaf"
@@ -72,6 +75,20 @@ class Fabric(SpecModel):
     routing_engine: Literal["ftree", "updn", "minhop", "dor", "ar_updn"] = Field(
         "ftree", description="OpenSM routing engine (ftree for a fat tree).")
     lmc: int = Field(0, ge=0, le=7, description="OpenSM LID mask control: 2^lmc LIDs per port.")
+    # OpenSM's SMInfo polling: a standby SM polls the master every sminfo_polling_timeout ms and declares it dead
+    # (and takes over) after polling_retry_number unanswered polls. Defaults are OpenSM's own
+    # (linux-rdma/opensm include/opensm/osm_base.h: OSM_SM_DEFAULT_POLLING_TIMEOUT_MILLISECS 10000,
+    # OSM_SM_DEFAULT_POLLING_RETRY_NUMBER 4, "the default total time for handoff is 40 sec"; the options as
+    # `opensm -c` documents them: "Timeout in [msec] between two polls of active master SM", "Number of failing
+    # polls of remote SM that declares it dead"). OpenSM reads both as unsigned 32-bit numbers
+    # (opensm/osm_subnet.c, opts_parse_uint32); podforge asks for at least 1 of each.
+    sminfo_polling_timeout_ms: int = Field(
+        10000, ge=1, le=4_294_967_295,
+        description="OpenSM sminfo_polling_timeout: ms between two SMInfo polls of the master by a standby SM.")
+    polling_retry_number: int = Field(
+        4, ge=1, le=4_294_967_295,
+        description="OpenSM polling_retry_number: unanswered polls after which a standby SM declares the master "
+                    "dead and takes over.")
     roce_gid_index: int | None = Field(None, ge=0, description="NCCL_IB_GID_INDEX for RoCE (usually 3).")
     switches: list[Switch] = Field(min_length=1, description="Leaf and spine switches.")
     node_links: list[NodeLink] = Field(default_factory=list, description="Cables node HCA → leaf port.")
@@ -87,6 +104,28 @@ class Fabric(SpecModel):
         for link in self.node_links:
             index.setdefault(link.node, {})[link.hca] = link
         return index
+
+    def limited_default_partition(self) -> int | None:
+        """The index in `partitions` of a default partition (0x7fff) that leaves the nodes of this compute
+        InfiniBand fabric limited members, or None.
+
+        NCCL sets its queue pairs' P_Key *index* from NCCL_IB_PKEY, default 0 (NVIDIA/nccl src/transport/net_ib.cc:
+        `NCCL_PARAM(IbPkey, "IB_PKEY", 0)`, `qpAttr.pkey_index = ncclParamIbPkey()`), and podforge's nccl.conf sets
+        none. OpenSM puts the default partition at index 0 of every port's P_Key table (read back from OpenSM
+        3.3.23 under ibsim in tests/integration/test_fabric_sim.py; NVIDIA WinOF-2 docs, "InfiniBand Network":
+        "The default PKey (0x7fff) is inserted in block 0 index 0"). Two limited members of a partition cannot
+        talk to each other (the `membership` field: limited members only reach full ones), so NCCL between two
+        nodes would fail on a limited default partition.
+        """
+        if self.purpose is not FabricPurpose.compute or self.transport != "infiniband":
+            return None
+        if len({link.node for link in self.node_links}) < 2:
+            return None  # one node talks to no other node over this fabric
+        for index, partition in enumerate(self.partitions):
+            if partition.pkey == DEFAULT_PKEY and partition.members in ("ALL", "compute") \
+                    and partition.membership == "limited":
+                return index
+        return None
 
     def leaves(self) -> list[Switch]:
         return [s for s in self.switches if s.tier is SwitchTier.leaf]

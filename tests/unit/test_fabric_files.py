@@ -40,6 +40,18 @@ def _roce(spec: ClusterSpec) -> ClusterSpec:
     return spec.model_copy(update={"fabrics": [roce if f is compute else f for f in spec.fabrics]})
 
 
+def _ib_storage(spec: ClusterSpec):
+    """The superpod's storage fabric as an InfiniBand fabric with its own subnet managers and partitions (the
+    example's storage fabric is RoCE, which runs no OpenSM)."""
+    storage = _fabric(spec, "su1-storage")
+    return storage.model_validate({
+        **storage.model_dump(), "transport": "infiniband", "mtu": 4096, "routing_engine": "updn",
+        "roce_gid_index": None,
+        "subnet_managers": [{"host": "su1-dgx-01", "priority": 15}, {"host": "su1-dgx-02", "priority": 14}],
+        "partitions": [{"name": "Default", "pkey": 0x7FFF, "members": "ALL", "membership": "full"},
+                       {"name": "storage", "pkey": 0x0201, "members": "storage", "membership": "full"}]})
+
+
 SU1_DGX_01_COMPUTE_OPENSM = """\
 # OpenSM for fabric su1-compute (compute, 200 Gb/s) on su1-dgx-01: rendered by podforge from the spec;
 # edits are overwritten. One OpenSM instance per fabric. It binds to port 1 of mlx5_0, the host's first HCA
@@ -48,6 +60,10 @@ SU1_DGX_01_COMPUTE_OPENSM = """\
 sm_priority 15
 routing_engine ftree
 lmc 0
+# A standby SM polls the master every sminfo_polling_timeout ms and takes over after polling_retry_number
+# unanswered polls.
+sminfo_polling_timeout 10000
+polling_retry_number 4
 partition_config_file /etc/opensm/su1-compute/partitions.conf
 log_file /var/log/opensm-su1-compute.log
 """
@@ -57,7 +73,7 @@ SU1_COMPUTE_PARTITIONS = """\
 # Members are written as ALL with the partition's membership as defmember: port GUIDs are not known before the
 # hardware is, and every CA port on this fabric is a compute HCA. Switches and this subnet manager are
 # full members of the default partition, so limited members can still reach them.
-Default=0x7fff, ipoib, mtu=5, defmember=limited : ALL, ALL_SWITCHES=full, SELF=full;
+Default=0x7fff, ipoib, mtu=5, defmember=full : ALL, ALL_SWITCHES=full, SELF=full;
 compute=0x0101, ipoib, mtu=5, defmember=full : ALL, SELF=full;
 """
 
@@ -81,22 +97,59 @@ def test_the_standby_subnet_manager_differs_only_in_its_priority(superpod) -> No
         "sm_priority 15", "sm_priority 14")
 
 
-def test_the_storage_fabric_instance_uses_updn_its_own_files_and_a_storage_hca(superpod) -> None:
-    conf = render_opensm_conf(superpod, _fabric(superpod, "su1-storage"), "su1-dgx-02")
+def test_a_storage_fabric_instance_uses_its_engine_its_own_files_and_a_storage_hca(superpod) -> None:
+    storage = _ib_storage(superpod)
+    conf = render_opensm_conf(superpod, storage, "su1-dgx-02")
     settings = dict(line.split(" ", 1) for line in conf.splitlines() if line and not line.startswith("#"))
     assert settings == {"sm_priority": "14", "routing_engine": "updn", "lmc": "0",
+                        "sminfo_polling_timeout": "10000", "polling_retry_number": "4",
                         "partition_config_file": "/etc/opensm/su1-storage/partitions.conf",
                         "log_file": "/var/log/opensm-su1-storage.log"}
-    assert sm_port_device(superpod, _fabric(superpod, "su1-storage"), "su1-dgx-02") == "mlx5_4"
+    assert sm_port_device(superpod, storage, "su1-dgx-02") == "mlx5_4"
     assert "port 1 of mlx5_4" in conf
 
 
-def test_compute_partitions_keep_the_default_limited_and_compute_full(superpod) -> None:
+def test_the_sminfo_polling_settings_come_from_the_fabric(superpod) -> None:
+    compute = _fabric(superpod, "su1-compute")
+    fast = compute.model_copy(update={"sminfo_polling_timeout_ms": 500, "polling_retry_number": 2})
+    conf = render_opensm_conf(superpod, fast, "su1-dgx-02")
+    settings = dict(line.split(" ", 1) for line in conf.splitlines() if line and not line.startswith("#"))
+    assert (settings["sminfo_polling_timeout"], settings["polling_retry_number"]) == ("500", "2")
+
+
+@pytest.mark.parametrize(("field", "value"), [("sminfo_polling_timeout_ms", 0), ("polling_retry_number", 0),
+                                              ("sminfo_polling_timeout_ms", 2**32)])
+def test_sminfo_polling_settings_out_of_range_are_refused(superpod, field: str, value: int) -> None:
+    compute = _fabric(superpod, "su1-compute")
+    with pytest.raises(ValueError, match=field):
+        compute.model_validate({**compute.model_dump(), field: value})
+
+
+def test_compute_partitions_make_the_nodes_full_members_of_the_default_and_compute(superpod) -> None:
     assert render_partitions_conf(superpod, _fabric(superpod, "su1-compute")) == SU1_COMPUTE_PARTITIONS
 
 
+def test_a_limited_default_partition_on_a_compute_fabric_is_found(superpod) -> None:
+    """NCCL talks on P_Key index 0, the default partition: compute nodes that are limited members there cannot
+    reach each other; full members, a storage fabric, or a fabric of one node are no finding."""
+    compute = _fabric(superpod, "su1-compute")
+    assert compute.limited_default_partition() is None
+    limited = compute.model_copy(update={"partitions": [
+        compute.partitions[1], compute.partitions[0].model_copy(update={"membership": "limited"})]})
+    assert limited.limited_default_partition() == 1
+    storage = _ib_storage(superpod)
+    assert storage.model_copy(update={"partitions": [
+        storage.partitions[0].model_copy(update={"membership": "limited"})]}).limited_default_partition() is None
+    one_node = limited.model_copy(update={"node_links": [link for link in compute.node_links
+                                                         if link.node == "su1-dgx-01"]})
+    assert one_node.limited_default_partition() is None
+    only_storage_members = limited.model_copy(update={"partitions": [
+        limited.partitions[1].model_copy(update={"members": "storage"})]})
+    assert only_storage_members.limited_default_partition() is None
+
+
 def test_storage_partitions(superpod) -> None:
-    lines = render_partitions_conf(superpod, _fabric(superpod, "su1-storage")).splitlines()
+    lines = render_partitions_conf(superpod, _ib_storage(superpod)).splitlines()
     assert [line for line in lines if not line.startswith("#")] == [
         "Default=0x7fff, ipoib, mtu=5, defmember=full : ALL, ALL_SWITCHES=full, SELF=full;",
         "storage=0x0201, ipoib, mtu=5, defmember=full : ALL, SELF=full;",
@@ -148,7 +201,7 @@ def test_a_host_that_is_not_a_subnet_manager_is_refused(superpod) -> None:
 
 
 def test_a_partition_naming_ports_its_fabric_lacks_is_refused(superpod) -> None:
-    storage = _fabric(superpod, "su1-storage")
+    storage = _ib_storage(superpod)
     wrong = storage.model_copy(update={"partitions": [storage.partitions[0].model_copy(update={"members": "compute"})]})
     with pytest.raises(ValueError, match="members compute"):
         render_partitions_conf(superpod, wrong)

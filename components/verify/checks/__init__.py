@@ -63,9 +63,10 @@ def run_check(check: Check, shell: NodeShell, expect: NodeExpectation) -> CheckR
 
 
 def all_checks() -> tuple[Check, ...]:
-    from components.verify.checks import gpu, hca, monitoring, nccl, serving, storage
+    from components.verify.checks import cabling, gpu, hca, monitoring, nccl, serving, storage
 
-    return gpu.CHECKS + hca.CHECKS + nccl.CHECKS + monitoring.CHECKS + storage.CHECKS + serving.CHECKS
+    return (gpu.CHECKS + hca.CHECKS + cabling.CHECKS + nccl.CHECKS + monitoring.CHECKS + storage.CHECKS
+            + serving.CHECKS)
 
 
 def check_named(key: str) -> Check:
