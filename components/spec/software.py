@@ -44,6 +44,20 @@ class Pinned(SpecModel):
 
 class Driver(Pinned):
     branch: str = Field(pattern=r"^\d{3}$", description="Driver branch, e.g. 535.")
+    # Package names: components/oracle/dgx_os.yaml (canonical/nvidia-graphics-drivers debian/control; packages.ubuntu.com
+    # linux-restricted-modules, linux-meta-nvidia).
+    kernel_modules: Literal["precompiled", "dkms"] = Field(
+        "precompiled", description="How the driver's kernel modules arrive: `precompiled` (Canonical's signed "
+                                   "linux-modules-nvidia-<branch>-server-<flavour> with nvidia-headless-no-dkms, as DGX "
+                                   "OS does) or `dkms` (nvidia-dkms-<branch>-server built on the node against "
+                                   "linux-headers-<flavour>). Installed and held with the driver.")
+    kernel_flavour: Literal["nvidia", "generic"] = Field(
+        "nvidia", description="Ubuntu kernel flavour the nodes boot (`nvidia` on DGX OS 6/7: linux-nvidia); names the "
+                              "kernel, headers and precompiled modules packages.")
+    mig_mode: Literal["disabled", "enabled"] = Field(
+        "disabled", description="MIG mode every GPU of the GPU nodes must report (`nvidia-smi --query-gpu="
+                                "mig.mode.current`); checked by the nvidia_driver role, never switched (that resets "
+                                "the GPUs).")
 
 
 class Software(SpecModel):

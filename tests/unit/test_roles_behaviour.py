@@ -191,3 +191,18 @@ def test_in_the_lab_the_gate_is_simulated_unless_the_node_is_marked_failing(tmp_
     marked = run_role(tmp_path, "acceptance", {**variables, "acceptance_simulated_failure": "GPU 3 fell off the bus"})
     assert outcome(marked)[0] == 1
     assert "marked failing): GPU 3 fell off the bus" in failure_message(marked)
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"podforge_versions": {**VERSIONS, "kernel_modules": "akmods"}},
+     "nvidia_driver_kernel_modules must be one of: precompiled, dkms, got: akmods"),
+    ({"podforge_sku": {"name": "dgx-a100-80g", "nvswitch": True, "mig_mode": "mixed"}},
+     "nvidia_driver_mig_mode must be one of: disabled, enabled, got: mixed"),
+])
+def test_an_unknown_kernel_module_choice_or_mig_mode_is_refused_before_any_change(
+        tmp_path: Path, change: dict[str, Any], named: str) -> None:
+    """The role's argument spec refuses a kernel-module choice or MIG mode it has no packages or check for."""
+    variables = {"podforge_versions": VERSIONS, "podforge_sku": {"name": "dgx-a100-80g", "nvswitch": True}, **change}
+    result = run_role(tmp_path, "nvidia_driver", variables)
+    assert outcome(result) == (1, 0)
+    assert named in failure_message(result)

@@ -98,7 +98,8 @@ def test_gpu_play_applies_each_role_to_its_group() -> None:
     plays = load(PLAYBOOKS / "gpu.yml")
     assert isinstance(plays, list)
     applied = {play["hosts"]: [r["role"] for r in play.get("roles", [])] for play in plays}
-    assert applied["gpu_nodes"] == ["nvidia_driver", "doca_ofed", "nccl", "container_runtime", "dcgm"]
+    # DOCA-OFED before the driver: nvidia_peermem needs the RDMA stack's peer-memory API.
+    assert applied["gpu_nodes"] == ["doca_ofed", "nvidia_driver", "nccl", "container_runtime", "dcgm"]
     assert applied["storage_clients"] == ["storage_client"]
     assert applied["subnet_managers"] == ["opensm"]
     assert applied["inference_local"] == ["inference_local"]
