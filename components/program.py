@@ -15,6 +15,7 @@ from contextvars import ContextVar
 import pulumi
 
 from components.cluster import GpuCluster, GpuClusterArgs
+from components.inference import InferenceStack, InferenceStackArgs
 from components.spec import LoadedSpec, SpecError, load_spec
 
 _HANDED: ContextVar[LoadedSpec | None] = ContextVar("podforge_handed_spec", default=None)
@@ -39,8 +40,9 @@ def handed_spec(loaded: LoadedSpec) -> Iterator[None]:
         _HANDED.reset(token)
 
 
-def run() -> GpuCluster:
-    """Declare the stack's cluster and its exports; the spec is `podforge:spec`, relative to the project."""
+def run() -> GpuCluster | InferenceStack:
+    """Declare the stack's cluster and its exports; the spec is `podforge:spec`, relative to the project. A stack
+    with `podforge:layer: serving` declares the site's inference stack on Kubernetes instead (docs/inference.md)."""
     config = pulumi.Config("podforge")
     loaded = _HANDED.get()
     if loaded is None:
@@ -49,6 +51,17 @@ def run() -> GpuCluster:
         except SpecError as exc:
             raise InvalidSpecError(exc) from None
     spec = loaded.spec
+    layer = config.get("layer") or "cluster"
+    if layer == "serving":
+        if spec.serving is None:
+            raise pulumi.RunError(f"stack layer serving: {loaded.file} has no `serving` section to deploy")
+        stack = InferenceStack(f"{spec.site.name}-serving", InferenceStackArgs.from_spec(spec))
+        pulumi.export("site", spec.site.name)
+        pulumi.export("namespace", stack.namespace)
+        pulumi.export("nodesPerReplica", stack.layout.nodes_per_replica)
+        return stack
+    if layer != "cluster":
+        raise pulumi.RunError(f"podforge:layer {layer!r}: expected cluster (the default) or serving")
     cluster = GpuCluster(spec.site.name, GpuClusterArgs.from_spec(
         spec, ssh_private_key=config.get_secret("sshPrivateKey"), ssh_private_key_file=config.get("sshPrivateKeyFile")))
     pulumi.export("site", spec.site.name)
