@@ -13,10 +13,13 @@ APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-se
   ibsim-utils opensm infiniband-diags
 # The Pulumi engine in the venv: `build` (from tools/pulumi, cached outside the clone), `skip`, or an installed pulumi.
 ENGINE ?= build
+# promtool (Prometheus's rule checker) in the venv: `build` (from tools/promtool, cached outside the clone), `skip`,
+# or an installed promtool.
+PROMTOOL ?= build
 
-.PHONY: setup engine demo test bench lint lab-down clean
+.PHONY: setup engine promtool demo test bench lint lab-down clean
 
-setup: $(STAMP) engine
+setup: $(STAMP) engine promtool
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -34,6 +37,9 @@ $(STAMP): pyproject.toml requirements.lock
 engine: $(STAMP)
 	@tools/build-engine.sh $(BIN) $(ENGINE)
 
+promtool: $(STAMP)
+	@tools/build-promtool.sh $(BIN) $(PROMTOOL)
+
 demo: setup
 	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)
 	step() { echo; echo "== $$* =="; }
@@ -45,6 +51,12 @@ demo: setup
 	step "policy check: mlps-level3 and gpu-baseline"
 	$(PODFORGE) policy check --stack lab
 	$(PODFORGE) policy check --stack superpod
+	step "capacity: the layouts of the serving sections (planner)"
+	$(PODFORGE) capacity --stack lab
+	$(PODFORGE) capacity --stack superpod
+	step "plan of the serving layer: the inference stack's Kubernetes objects"
+	$(PODFORGE) plan --stack lab-serving
+	$(PODFORGE) plan --stack superpod-serving
 	if [ "$$root" = no ]; then
 	  echo; echo "The lab hall needs root (network namespaces, systemd-nspawn): run 'make demo' as root for the rollout."
 	  exit 0

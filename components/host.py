@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +93,23 @@ class Mount:
     protocol: str
     mount_point: str
     options: tuple[str, ...]
+    nvme: Mapping[str, Any] | None = None
+    """NVMe-oF only: transport, nqn, filesystem, label and the `nvme connect` options."""
 
     def as_var(self) -> dict[str, Any]:
-        return {"export": self.export, "array": self.array, "servers": list(self.servers), "path": self.path,
-                "protocol": self.protocol, "mount_point": self.mount_point, "options": list(self.options)}
+        out = {"export": self.export, "array": self.array, "servers": list(self.servers), "path": self.path,
+               "protocol": self.protocol, "mount_point": self.mount_point, "options": list(self.options)}
+        if self.nvme is not None:
+            out["nvme"] = dict(self.nvme)
+        return out
+
+    def for_host(self, position: int) -> Mount:
+        """The mount as the `position`-th of its hosts sees it: the data addresses rotated by that many, so that
+        hosts spread over the array's addresses (NFS mounts the first one; NVMe-oF connects to every one)."""
+        if len(self.servers) < 2:
+            return self
+        k = position % len(self.servers)
+        return replace(self, servers=self.servers[k:] + self.servers[:k])
 
 
 @dataclass(frozen=True)
@@ -201,6 +214,8 @@ def host_views(spec: ClusterSpec, root: Path | None = None) -> dict[str, HostVie
             managers.setdefault(sm.host, []).append(
                 SubnetManagerDuty(fabric.name, sm.priority, sm_port_device(spec, fabric, sm.host)))
     mounts = _resolved_mounts(spec)
+    members = [[n.hostname for n in spec.nodes if (role is not None and role in n.roles) or n.hostname in hosts]
+               for _, role, hosts in mounts]
     sku_vars: dict[str, dict[str, Any]] = {}
     views: dict[str, HostView] = {}
     for node in spec.nodes:
@@ -211,8 +226,8 @@ def host_views(spec: ClusterSpec, root: Path | None = None) -> dict[str, HostVie
                                   "allreduce_busbw_floor_gbs": sku.acceptance.allreduce_busbw_floor_gbs}
         rails = sorted(sku.compute_hcas, key=lambda h: (h.rail is None, h.rail or 0))
         compute_hcas = tuple(_hca_port(h, compute, node.hostname) for h in rails)
-        own_mounts = tuple(m for m, role, hosts in mounts
-                           if (role is not None and role in node.roles) or node.hostname in hosts)
+        own_mounts = tuple(m.for_host(members[k].index(node.hostname)) for k, (m, role, hosts) in enumerate(mounts)
+                           if node.hostname in members[k])
         views[node.hostname] = HostView(
             hostname=node.hostname, sku=node.sku, serial=node.serial, rack=node.rack,
             roles=tuple(r.value for r in node.roles), addresses=_addresses(node), bmc=node.bmc,
@@ -249,6 +264,9 @@ def _site_vars(spec: ClusterSpec) -> dict[str, Any]:
             "os": software.os,
             "driver_branch": software.driver.branch,
             "driver": software.driver.version,
+            "kernel_modules": software.driver.kernel_modules,
+            "kernel_flavour": software.driver.kernel_flavour,
+            "mig_mode": software.driver.mig_mode,
             "fabric_manager": software.fabric_manager.version,
             "doca_ofed": software.doca_ofed.version,
             "nccl": software.nccl.version,
@@ -275,7 +293,10 @@ def _addresses(node: Node) -> dict[str, str]:
 
 def _hca_port(hca: Hca, fabric: Fabric | None, hostname: str) -> HcaPort:
     cable = fabric.cables_by_node.get(hostname, {}).get(hca.device) if fabric is not None else None
-    return HcaPort(hca.device, hca.rail, hca.gpu, hca.numa_node, hca.rate_gbps, hca.link_layer, hca.netdev,
+    # A ConnectX port runs the link layer of the fabric it is cabled into: Ethernet on a RoCE fabric, whatever the
+    # catalogue's default for the SKU says.
+    link_layer = "ethernet" if fabric is not None and fabric.transport == "roce" else hca.link_layer
+    return HcaPort(hca.device, hca.rail, hca.gpu, hca.numa_node, hca.rate_gbps, link_layer, hca.netdev,
                    cable.switch if cable else None, cable.port if cable else None)
 
 
@@ -287,8 +308,11 @@ def _resolved_mounts(spec: ClusterSpec) -> list[tuple[Mount, NodeRole | None, se
         array_name, export_name = mount.export.split("/", 1)
         array = arrays[array_name]
         export = next(e for e in array.exports if e.name == export_name)
+        nvme = None if export.nvme_transport is None else {
+            "transport": export.nvme_transport, "nqn": export.nqn, "filesystem": export.filesystem,
+            "label": export.fs_label, "options": list(mount.nvme_options)}
         out.append((Mount(mount.export, array_name, tuple(array.data_addresses), export.path, export.protocol.value,
-                          mount.mount_point, tuple(mount.options)), mount.role, set(mount.hosts)))
+                          mount.mount_point, tuple(mount.options), nvme), mount.role, set(mount.hosts)))
     return out
 
 

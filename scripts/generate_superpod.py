@@ -89,39 +89,41 @@ def main() -> None:
     w("    subnet_managers:")
     w(f"      - {{host: {host(1)}, priority: 15}}")
     w(f"      - {{host: {host(2)}, priority: 14}}")
+    w("    # The nodes are full members of the default partition: NCCL's queue pairs use P_Key index 0 (NCCL_IB_PKEY's")
+    w("    # default; nccl.conf sets none), where OpenSM puts the default partition, and two limited members cannot talk.")
     w("    partitions:")
-    w("      - {name: Default, pkey: 0x7fff, ipoib: true, members: ALL, membership: limited}")
+    w("      - {name: Default, pkey: 0x7fff, ipoib: true, members: ALL, membership: full}")
     w("      - {name: compute, pkey: 0x0101, ipoib: true, members: compute, membership: full}")
+    w("  # The storage fabric is Ethernet (RoCE v2): the AFF A800 serves NFS over RDMA on RoCE v2 only and NVMe-oF over")
+    w("  # FC/TCP only, never InfiniBand (NetApp ONTAP docs \"Learn about NFS over RDMA in ONTAP\", Requirements; \"Configure")
+    w("  # an NVMe LIF in ONTAP\"). The DGX A100 storage ConnectX-6 ports are VPI and run 200GbE here.")
     w("  - name: su1-storage")
     w("    purpose: storage")
-    w("    transport: infiniband")
+    w("    transport: roce")
     w("    rate_gbps: 200")
-    w("    mtu: 4096")
-    w("    routing_engine: updn")
+    w("    mtu: 9000")
+    w("    roce_gid_index: 3")
     w("    switches:")
-    w("      - {name: su1-sleaf-01, tier: leaf, model: QM8700, ports: 40}")
-    w("      - {name: su1-sleaf-02, tier: leaf, model: QM8700, ports: 40}")
+    w("      - {name: su1-sleaf-01, tier: leaf, model: SN3700, ports: 32}")
+    w("      - {name: su1-sleaf-02, tier: leaf, model: SN3700, ports: 32}")
     w("    # Storage HCA k of node n → storage leaf k+1, port n.")
     w("    node_links:")
     for n in range(1, NODES + 1):
         for k, hca in enumerate(STORAGE_HCAS):
             w(f"      - {{node: {host(n)}, hca: {hca}, switch: su1-sleaf-{k + 1:02d}, port: {n}}}")
-    w("    subnet_managers:")
-    w(f"      - {{host: {host(1)}, priority: 15}}")
-    w(f"      - {{host: {host(2)}, priority: 14}}")
-    w("    partitions:")
-    w("      - {name: Default, pkey: 0x7fff, ipoib: true, members: ALL, membership: full}")
-    w("      - {name: storage, pkey: 0x0201, ipoib: true, members: storage, membership: full}")
     w(TAIL.rstrip("\n"))
     print("\n".join(out))
 
 
 TAIL = """
 storage:
+  # AFF A800 on the RoCE fabric: NFSv4.1 over RDMA needs ONTAP 9.14.1 (NetApp "Learn about NFS over RDMA in ONTAP");
+  # scratch over NVMe/TCP (ONTAP 9.10.1+, "Configure an NVMe LIF"), one namespace per node: XFS is no cluster fs.
   arrays:
     - name: su1-flash-01
       vendor: netapp
       model: AFF A800 (HA pair)
+      os_version: 9.14.1
       management: https://10.10.4.20
       data_addresses: [10.10.24.201, 10.10.24.202, 10.10.24.203, 10.10.24.204]
       rated_iops: 1000000
@@ -131,7 +133,20 @@ storage:
       exports:
         - {name: models, path: /models, protocol: nfs-rdma, purpose: model_weights, size_tib: 200}
         - {name: datasets, path: /datasets, protocol: nfs-rdma, purpose: datasets, size_tib: 400, tags: [important]}
-        - {name: scratch, path: /scratch, protocol: nvme-of, purpose: scratch, size_tib: 50}
+        - name: scratch-19
+          path: /scratch-19
+          protocol: nvme-of
+          nvme_transport: tcp
+          nqn: nqn.1992-08.com.netapp:sn.6f0ac1e2b9d411eeb1a3d039ea3b1c2e:subsystem.su1-dgx-19
+          purpose: scratch
+          size_tib: 25
+        - name: scratch-20
+          path: /scratch-20
+          protocol: nvme-of
+          nvme_transport: tcp
+          nqn: nqn.1992-08.com.netapp:sn.6f0ac1e2b9d411eeb1a3d039ea3b1c2e:subsystem.su1-dgx-20
+          purpose: scratch
+          size_tib: 25
   mounts:
     - export: su1-flash-01/models
       role: gpu_node
@@ -141,10 +156,16 @@ storage:
       role: gpu_node
       mount_point: /mnt/datasets
       options: [vers=4.1, proto=rdma, port=20049, nconnect=16]
-    - export: su1-flash-01/scratch
-      hosts: [su1-dgx-19, su1-dgx-20]
+    - export: su1-flash-01/scratch-19
+      hosts: [su1-dgx-19]
       mount_point: /raid/scratch
-      options: [nr-io-queues=8]
+      options: [noatime]
+      nvme_options: [nr-io-queues=8]
+    - export: su1-flash-01/scratch-20
+      hosts: [su1-dgx-20]
+      mount_point: /raid/scratch
+      options: [noatime]
+      nvme_options: [nr-io-queues=8]
 
 keys:
   vault:
@@ -169,6 +190,7 @@ keys:
         - {name: models-at-rest, type: aes256-gcm96, rotation_period: 72h, purpose: model weights at rest}
         - {name: datasets-at-rest, type: aes256-gcm96, rotation_period: 72h, purpose: datasets at rest}
         - {name: audit-at-rest, type: aes256-gcm96, rotation_period: 72h, purpose: exported audit records}
+        - {name: kubernetes-secrets, type: aes256-gcm96, rotation_period: 72h, purpose: Kubernetes Secrets at rest (KMS v2)}
     pki:
       mount: pki
       intermediate_mount: pki_int

@@ -24,10 +24,26 @@ from components.spec.catalogue import builtin_catalogue
 from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
 from components.spec.fabric import Fabric, FabricPurpose, SwitchTier
-from components.spec.nodes import NodeRole
+from components.spec.nodes import Node, NodeRole
 from components.spec.ports import GPU_NODE_PORTS, KMIP, NFS, NFS_RDMA, SSH, VAULT, StandardPort, url_port
 from components.spec.software import dcgm_major, pinned_version
-from components.spec.storage import KMIP_DRIVER_VENDORS, MAX_KMIP_SERVERS, ExportProtocol
+from components.spec.storage import (
+    KMIP_DRIVER_VENDORS,
+    LABEL_MAX,
+    MAX_KMIP_SERVERS,
+    NFS_MAX_NCONNECT,
+    NFS_RDMA_VERSIONS,
+    NQN_MAX_BYTES,
+    NQN_RE,
+    NVME_CONNECT_OPTIONS,
+    SUPPORT,
+    Export,
+    ExportProtocol,
+    StorageArray,
+    Transport,
+    supported,
+    version_tuple,
+)
 
 Path_ = tuple[str | int, ...]
 Finding = tuple[Path_, object, str]
@@ -325,6 +341,11 @@ def _fabric_settings(base: Path_, fabric: Fabric) -> Iterator[Finding | Clash]:
     for j, partition in enumerate(fabric.partitions):
         if not PKEY_MIN <= partition.pkey <= PKEY_MAX:
             yield base + ("partitions", j, "pkey"), hex(partition.pkey), "a PKey in 0x0001..0x7fff"
+    index = fabric.limited_default_partition()
+    if index is not None:
+        yield (base + ("partitions", index, "membership"), "limited",
+               "full: NCCL uses P_Key index 0 (NCCL_IB_PKEY's default), where OpenSM puts the default partition, "
+               "and two limited members cannot talk")
 
 
 @needs("fabrics", "nodes", "catalogue")
@@ -445,6 +466,173 @@ def _storage(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding |
         if name not in consumed:
             yield ("storage", "arrays", i, "exports", j, "name"), name.split("/")[1], (
                 "an export some node mounts (add it to storage.mounts or remove it)")
+
+
+@needs("storage", "fabrics", "nodes")
+def _storage_protocols(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    """Each export is a combination its vendor supports over the array's transport (components/spec/storage.py
+    SUPPORT, with the vendor document per row); NVMe-oF exports name their transport, subsystem and label; mount
+    options belong to the protocol (nvme connect options in nvme_options); an NVMe-oF namespace has one node."""
+    storage = spec.storage
+    fabrics = {f.name: f for f in spec.fabrics}
+    default_fabric = next((f.name for f in spec.fabrics if f.purpose is FabricPurpose.storage), None)
+    resolved: dict[str, tuple[StorageArray, Export]] = {}
+    for i, array in enumerate(storage.arrays):
+        base: Path_ = ("storage", "arrays", i)
+        fabric_name = array.fabric or default_fabric
+        if array.fabric is not None and (array.fabric not in fabrics
+                                         or fabrics[array.fabric].purpose is not FabricPurpose.storage):
+            storage_fabrics = sorted(n for n, f in fabrics.items() if f.purpose is FabricPurpose.storage)
+            yield (base + ("fabric",), array.fabric,
+                   f"a fabric of purpose storage declared in fabrics ({', '.join(storage_fabrics) or 'none'})")
+            for export in array.exports:  # its transports follow from the fabric: not checked now
+                resolved[f"{array.name}/{export.name}"] = (array, export)
+            continue
+        rdma: Transport | None = fabrics[fabric_name].transport if fabric_name in fabrics else None
+        for j, export in enumerate(array.exports):
+            resolved[f"{array.name}/{export.name}"] = (array, export)
+            yield from _export_fields(base + ("exports", j), export)
+            transport = _export_transport(export, rdma)
+            if transport is None:
+                if export.protocol is ExportProtocol.nfs_rdma or export.nvme_transport == "rdma":
+                    field = "protocol" if export.protocol is ExportProtocol.nfs_rdma else "nvme_transport"
+                    yield (base + ("exports", j, field), str(getattr(export, field)),
+                           f"a TCP protocol (nfs, or nvme-of with nvme_transport tcp): array {array.name} is on no "
+                           "storage fabric, so nothing carries RDMA to it (name one in storage.arrays.N.fabric)")
+                continue
+            rows = supported(array.vendor, array.model, export.protocol, transport)
+            field = "nvme_transport" if export.protocol is ExportProtocol.nvme_of else "protocol"
+            if not rows:
+                yield (base + ("exports", j, field), str(getattr(export, field)),
+                       _unsupported(array, export.protocol, transport, fabric_name))
+                continue
+            first = min((r.min_version for r in rows if r.min_version), key=version_tuple, default=None)
+            if array.os_version and first and version_tuple(array.os_version) < version_tuple(first):
+                yield (base + ("os_version",), array.os_version,
+                       f"{rows[0].product} {first} or later for {_combination(export.protocol, transport)} on "
+                       f"{array.model} (storage.arrays.{i}.exports.{j}; source: {rows[0].source})")
+    consumers: dict[str, list[tuple[int, set[str]]]] = {}
+    for k, mount in enumerate(storage.mounts):
+        if mount.export not in resolved:
+            continue  # reported by _storage
+        array, export = resolved[mount.export]
+        hosts = set(mount.hosts) if mount.role is None else {n.hostname for n in spec.nodes_with(mount.role)}
+        consumers.setdefault(mount.export, []).append((k, hosts))
+        yield from _mount_options(("storage", "mounts", k), mount.options, mount.nvme_options, array, export)
+    for name, users in consumers.items():
+        if resolved[name][1].protocol is not ExportProtocol.nvme_of:
+            continue
+        every = sorted(set().union(*(h for _, h in users)))
+        if len(every) > 1:
+            k, hosts = users[-1]
+            mount = storage.mounts[k]
+            field: Path_ = ("hosts",) if mount.role is None else ("role",)
+            value = mount.hosts if mount.role is None else mount.role.value
+            yield (("storage", "mounts", k) + field, value,
+                   f"one node per NVMe-oF namespace: {name} holds a {resolved[name][1].filesystem} filesystem, which "
+                   f"only one node may mount, and {len(every)} do ({', '.join(every)}); give each node its own "
+                   "namespace")
+
+
+def _export_transport(export: Export, rdma: Transport | None) -> Transport | None:
+    """The transport an export travels over: TCP for nfs and NVMe/TCP, the fabric's RDMA otherwise (None: none)."""
+    if export.protocol is ExportProtocol.nfs:
+        return "tcp"
+    if export.protocol is ExportProtocol.nvme_of:
+        if export.nvme_transport is None:
+            return None
+        if export.nvme_transport == "tcp":
+            return "tcp"
+    return rdma
+
+
+def _combination(protocol: ExportProtocol, transport: Transport) -> str:
+    name = {ExportProtocol.nfs: "NFS", ExportProtocol.nfs_rdma: "NFS over RDMA", ExportProtocol.nvme_of: "NVMe-oF"}
+    return f"{name[protocol]} over {'TCP' if transport == 'tcp' else 'RoCE' if transport == 'roce' else 'InfiniBand'}"
+
+
+def _unsupported(array: StorageArray, protocol: ExportProtocol, transport: Transport, fabric: str | None) -> str:
+    rows = [r for r in SUPPORT if r.vendor is array.vendor]
+    where = f" (fabric {fabric})" if fabric and transport != "tcp" else ""
+    if not rows:
+        return f"a vendor in podforge's support matrix for {_combination(protocol, transport)} (none for {array.vendor.value})"
+    models: dict[str, list[str]] = {}
+    for row in rows:
+        models.setdefault(_combination(row.protocol, row.transport), []).extend(row.models or ["any model"])
+    offers = [f"{combination} ({'/'.join(dict.fromkeys(names))})" for combination, names in models.items()]
+    sources = list(dict.fromkeys(r.source for r in rows if r.protocol is protocol) or
+                   dict.fromkeys(r.source for r in rows))
+    return (f"a combination {rows[0].product} supports: {array.model} does not serve "
+            f"{_combination(protocol, transport)}{where}; it serves {', '.join(offers)} (source: {'; '.join(sources)})")
+
+
+def _export_fields(path: Path_, export: Export) -> Iterator[Finding]:
+    """NVMe-oF exports name their transport and subsystem; the NVMe-only fields stay off NFS exports."""
+    if export.protocol is not ExportProtocol.nvme_of:
+        for field in ("nvme_transport", "nqn", "label"):
+            if getattr(export, field) is not None:
+                yield path + (field,), getattr(export, field), "no value: only an nvme-of export takes it"
+        return
+    if export.nvme_transport is None:
+        yield (path + ("nvme_transport",), None,
+               "tcp or rdma: the NVMe-oF transport `nvme connect --transport` uses")
+    if export.nqn is None:
+        yield path + ("nqn",), None, "the NQN of the array's NVMe subsystem holding the namespace (nqn.YYYY-MM.domain:…)"
+    elif not NQN_RE.match(export.nqn) or len(export.nqn.encode()) > NQN_MAX_BYTES:
+        yield (path + ("nqn",), export.nqn,
+               f"an NVMe Qualified Name nqn.YYYY-MM.reverse-domain:… of at most {NQN_MAX_BYTES} bytes")
+    limit = LABEL_MAX[export.filesystem]
+    if len(export.fs_label) > limit or not re.fullmatch(r"[A-Za-z0-9_.-]+", export.fs_label):
+        yield (path + ("label",), export.fs_label,
+               f"a {export.filesystem} label of at most {limit} letters, digits, '_', '.' or '-' (set label: when the "
+               "export name is longer)")
+
+
+_NFS_ONLY = ("vers", "nfsvers", "proto", "port", "nconnect", "rdma", "tcp", "udp", "max_connect", "sec")
+
+
+def _mount_options(path: Path_, options: list[str], nvme_options: list[str], array: StorageArray,
+                   export: Export) -> Iterator[Finding]:
+    """Each option belongs to the export's protocol: NFS transport options match nfs / nfs-rdma, nvme connect options
+    sit in nvme_options, and the NFS version is one the array serves over RDMA from its release on."""
+    for o, option in enumerate(options):
+        name, _, value = option.partition("=")
+        name, value = name.strip(), value.strip()
+        op = path + ("options", o)
+        if export.protocol is ExportProtocol.nvme_of:
+            if name in NVME_CONNECT_OPTIONS:
+                yield (op, option, f"a mount option of the {export.filesystem} filesystem: {name} is an `nvme connect` "
+                                   "option (nvme-cli), put it in nvme_options")
+            elif name in _NFS_ONLY:
+                yield op, option, f"a mount option of the {export.filesystem} filesystem, not an NFS one"
+            continue
+        rdma = export.protocol is ExportProtocol.nfs_rdma
+        if (name == "proto" and value == "rdma") or name == "rdma":
+            if not rdma:
+                yield (op, option, f"no RDMA on {export.name}: it is an nfs (TCP) export (declare it nfs-rdma where "
+                                   "the array serves NFS over RDMA)")
+        elif (name == "proto" and value in ("tcp", "udp")) or name in ("tcp", "udp"):
+            if rdma:
+                yield op, option, f"proto=rdma or nothing: {export.name} is an nfs-rdma export (the role sets proto=rdma)"
+        elif name == "nconnect" and not (value.isdigit() and 1 <= int(value) <= NFS_MAX_NCONNECT):
+            yield op, option, f"nconnect=1..{NFS_MAX_NCONNECT} (nfs(5); Linux NFS_MAX_CONNECTIONS)"
+        elif rdma and name in ("vers", "nfsvers") and array.vendor in NFS_RDMA_VERSIONS:
+            versions = NFS_RDMA_VERSIONS[array.vendor]
+            if value not in versions:
+                yield (op, option, f"an NFS version {array.vendor.value} serves over RDMA ({', '.join(versions)}; "
+                                   f"source: {SUPPORT[1].source})")
+            elif array.os_version and version_tuple(array.os_version) < version_tuple(versions[value]):
+                yield (op, option, f"an NFS version ONTAP {array.os_version} serves over RDMA: NFS {value} over RDMA "
+                                   f"needs ONTAP {versions[value]} or later (source: {SUPPORT[1].source})")
+    for o, option in enumerate(nvme_options):
+        op = path + ("nvme_options", o)
+        if export.protocol is not ExportProtocol.nvme_of:
+            yield op, option, "no nvme_options: only an nvme-of export is connected with `nvme connect`"
+            continue
+        name, _, value = option.partition("=")
+        if name not in NVME_CONNECT_OPTIONS or not value.isdigit() or int(value) < 1:
+            yield (op, option, f"NAME=N with NAME one of {', '.join(NVME_CONNECT_OPTIONS)} (the `nvme connect` options a "
+                               "discovery.conf line also takes)")
 
 
 @needs("serving", "storage", "nodes")
@@ -636,6 +824,24 @@ def _retention(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding
                f"at least data_days ({ret.data_days})")
 
 
+def serving_nodes(spec: ClusterSpec) -> list[Node]:
+    """The nodes that run the serving section's engine: the inference_local nodes (the local deployment), else
+    the GPU nodes that are Kubernetes workers (gpu_node and kube_node: the inference stack on Kubernetes)."""
+    local = spec.nodes_with(NodeRole.inference_local)
+    if local:
+        return local
+    return [n for n in spec.nodes if NodeRole.gpu_node in n.roles and NodeRole.kube_node in n.roles]
+
+
+@needs("serving")
+def _release(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
+    """Blue-green needs two releases: a candidate named like the active one could not be told apart by its label."""
+    release = spec.serving.release if spec.serving is not None else None
+    if release is not None and release.candidate is not None and release.candidate.name == release.active.name:
+        yield _clash(("serving", "release", "active", "name"), ("serving", "release", "candidate", "name"),
+                     release.candidate.name, f"a release name other than the active one's ({OTHER})")
+
+
 @needs("serving", "nodes", "catalogue")
 def _serving(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
     serving = spec.serving
@@ -644,9 +850,10 @@ def _serving(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
     if serving.max_model_len > serving.model.max_position_embeddings:
         yield (("serving", "max_model_len"), serving.max_model_len,
                f"at most the model's max_position_embeddings ({serving.model.max_position_embeddings})")
-    servers = spec.nodes_with(NodeRole.inference_local)
+    servers = serving_nodes(spec)
     if not servers:
-        yield ("serving",), serving.engine, "a node with the inference_local role to run it"
+        yield (("serving",), serving.engine,
+               "a node to run it: one with the inference_local role, or GPU nodes with the kube_node role (Kubernetes)")
 
     gpus = [catalogue[n.sku].gpu.count for n in servers if n.sku in catalogue]
     if gpus and serving.tensor_parallel_size > min(gpus):
@@ -671,3 +878,8 @@ def _serving_port(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Find
             yield _clash(("nodes", n, "ssh", "port"), ("serving", "port"), serving.port,
                          f"a port free on the serving nodes (sshd listens there: {OTHER})")
             return
+
+
+# The capacity planner's rule on the `serving` section (components/capacity/check.py) registers itself with
+# `needs` above; importing it here makes every loader of the spec run it, the Pulumi program included.
+import components.capacity.check  # noqa: E402,F401

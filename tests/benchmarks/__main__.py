@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.benchmarks import plan, policy, rollout
+from tests.benchmarks import desensitize, fabric, plan, policy, rollout
 
-BENCHMARKS = {"plan": plan, "policy": policy, "rollout": rollout}
+BENCHMARKS = {"desensitize": desensitize, "fabric": fabric, "plan": plan, "policy": policy, "rollout": rollout}
 
 
 def main(argv: list[str] | None = None) -> int:

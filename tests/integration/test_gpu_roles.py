@@ -184,10 +184,16 @@ def test_rendered_and_role_files_are_installed(lab, spec, targets, converged) ->
         assert shell(lab, host, "cat /etc/nccl.conf") == targets[host].files["/etc/nccl.conf"]
         assert "blacklist nouveau" in shell(lab, host, "cat /etc/modprobe.d/podforge-blacklist-nouveau.conf")
         modules = shell(lab, host, "cat /etc/modules-load.d/podforge-rdma.conf").split()
-        assert {"ib_ipoib", "mlx5_ib", "nvidia_peermem"} <= set(modules)
-        fstab = shell(lab, host, "cat /etc/fstab")
+        assert {"ib_ipoib", "mlx5_ib"} <= set(modules)
+        if targets[host].vars.get("podforge_compute_hcas") or targets[host].vars.get("podforge_storage_hcas"):
+            # nvidia-peermem loads after the driver (which the role installs after DOCA-OFED), from its own file.
+            assert "nvidia_peermem" in shell(lab, host, "cat /etc/modules-load.d/podforge-peermem.conf").split()
         for mount in targets[host].vars["podforge_mounts"]:
-            assert f"{mount['servers'][0]}:{mount['path']} {mount['mount_point']} nfs" in fstab
+            # One systemd mount unit per mount, named after its mount point as systemd-escape names it.
+            unit = shell(lab, host, f"systemd-escape --path --suffix=mount {mount['mount_point']}").strip()
+            text = shell(lab, host, f"cat /etc/systemd/system/{unit}")
+            assert f"Where={mount['mount_point']}\n" in text and "Type=nfs" in text, (host, unit, text)
+            assert any(f"What={server}:{mount['path']}\n" in text for server in mount["servers"]), (host, text)
 
 
 def test_driver_services_and_the_container_runtime_run(lab, spec, left_out, converged) -> None:

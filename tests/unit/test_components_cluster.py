@@ -26,7 +26,7 @@ CHILDREN = (NODE, FABRIC, ARRAY, KEYS, GOVERNANCE, SOFTWARE, SERVING, WAVE)
 # One NodeProvisioning per node; one RolloutWave barrier after every wave but the last (lab: 2 waves of 2,
 # superpod: 5 waves of 4).
 EXPECTED = {
-    "lab": {STACK: 1, CLUSTER: 1, NODE: 4, FABRIC: 1, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 0,
+    "lab": {STACK: 1, CLUSTER: 1, NODE: 4, FABRIC: 1, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 1,
             PROVISIONING: 4, WAVE: 1},
     "superpod": {STACK: 1, CLUSTER: 1, NODE: 20, FABRIC: 2, ARRAY: 1, KEYS: 1, GOVERNANCE: 1, SOFTWARE: 1, SERVING: 1,
                  PROVISIONING: 20, WAVE: 4},
@@ -133,10 +133,11 @@ def test_fabrics_declare_partitions_and_subnet_managers_master_first() -> None:
     compute = graph.named(FABRIC, "su1-compute").inputs
     assert compute["subnetManagers"] == [{"host": "su1-dgx-01", "priority": 15}, {"host": "su1-dgx-02", "priority": 14}]
     assert [(p["name"], p["pkey"], p["membership"]) for p in compute["partitions"]] == [
-        ("Default", "0x7fff", "limited"), ("compute", "0x0101", "full")]
+        ("Default", "0x7fff", "full"), ("compute", "0x0101", "full")]
     assert compute["routingEngine"] == "ftree" and compute["nodeCables"] == 160
     assert len(compute["uplinks"]) == 160 and len(compute["switches"]) == 18
-    assert graph.named(FABRIC, "su1-storage").inputs["routingEngine"] == "updn"
+    storage = graph.named(FABRIC, "su1-storage").inputs  # RoCE: no subnet manager, no partitions
+    assert storage["transport"] == "roce" and storage["subnetManagers"] == [] and storage["partitions"] == []
 
 
 def test_an_array_declares_its_kmip_scope_role_and_endpoint_with_secret_credentials() -> None:

@@ -19,3 +19,15 @@ def test_superpod_stack_validates() -> None:
 def test_validate_command_exits_zero(capsys) -> None:
     assert main(["validate", "--stack", "superpod"]) == 0
     assert "specs/superpod.yaml: valid" in capsys.readouterr().out
+
+
+def test_the_superpod_example_is_what_its_generator_writes() -> None:
+    """specs/superpod.yaml is regenerated from scripts/generate_superpod.py: an edit made to one only is caught."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    checkout = Path(__file__).resolve().parents[2]
+    written = subprocess.run([sys.executable, str(checkout / "scripts" / "generate_superpod.py")], capture_output=True,
+                             text=True, check=True, timeout=60).stdout
+    assert written == (checkout / "specs" / "superpod.yaml").read_text()

@@ -142,7 +142,7 @@ def test_package_sources_and_serving_come_from_the_spec(lab, superpod) -> None:
     hv = host_vars(superpod, "su1-dgx-01")
     assert [s["name"] for s in hv["podforge_package_sources"]] == ["nvidia-cuda", "nvidia-doca", "su1-mirror"]
     assert hv["podforge_serving"]["tensor_parallel_size"] == 8
-    assert host_vars(lab, "lab-dgx-01")["podforge_serving"] is None
+    assert host_vars(lab, "lab-dgx-02")["podforge_serving"]["model"]["name"] == "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
     assert "inference_local" not in groups(lab)
 
 

@@ -17,15 +17,15 @@ def test_plan_prints_the_tree_and_counts(capsys) -> None:
     assert main(["plan", "--stack", "lab"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0] == "stack lab: 38 resources (offline preview)"
+    assert lines[0] == "stack lab: 40 resources (offline preview)"
     assert lines[1] == "pulumi:pulumi:Stack  podforge-lab  (1 children)"
-    assert lines[2] == "└─ podforge:cluster:GpuCluster  lab  (10 children)"
+    assert lines[2] == "└─ podforge:cluster:GpuCluster  lab  (11 children)"
     assert "   ├─ podforge:hw:DgxNode  lab-dgx-01  (1 children)" in lines
     assert "   │  └─ pulumi-python:dynamic/podforge:NodeProvisioning  lab-dgx-01-provisioning" in lines
     assert "   ├─ podforge:storage:FlashStorageArray  lab-flash" in lines
     assert "   └─ pulumi-python:dynamic/podforge:RolloutWave  lab-wave-1" in lines  # between the lab's two waves
     assert "   │  ├─ vault:kmip/secretRole:SecretRole  lab-vault-kmip-lab-flash" in lines
-    assert "       4  podforge:hw:DgxNode" in lines and "      38  total" in lines
+    assert "       4  podforge:hw:DgxNode" in lines and "      40  total" in lines
     assert "       1  pulumi-python:dynamic/podforge:RolloutWave" in lines
 
 
@@ -59,7 +59,7 @@ def test_plan_json_to_stdout_keeps_the_tree_on_stderr(capsys) -> None:
     assert main(["plan", "--stack", "lab", "--json", "-"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["schema"] == 1
-    assert captured.err.startswith("stack lab: 38 resources")
+    assert captured.err.startswith("stack lab: 40 resources")
 
 
 def _one_node_changed(spec: str) -> str:

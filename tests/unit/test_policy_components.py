@@ -79,7 +79,8 @@ def test_software_set_pins_every_package():
 
 
 def test_model_serving_only_where_served():
-    assert graph("lab").of_type(types.SERVING) == []
+    assert [r.name for r in graph("lab").of_type(types.SERVING)] == ["lab-serving"]
+    assert graph("h200").of_type(types.SERVING) == []
     serving = graph("superpod").named(types.SERVING, "su1-serving").inputs
     spec = load_stack_spec("superpod")[1].spec
     assert serving["maxModelLen"] == spec.serving.max_model_len

@@ -103,8 +103,8 @@ def test_the_live_h200_passes_every_gpu_check_and_fails_what_it_was_not_provisio
     assert by_status[Status.passed] == {"gpu/driver_loaded", "gpu/inventory", "gpu/persistence_mode", "gpu/ecc"}
     assert by_status[Status.failed] == UNPROVISIONED
     assert by_status[Status.simulated] == set()
-    assert by_status[Status.not_present] == {"gpu/nvlink", "gpu/fabric_manager", "hca/ports_active", "storage/mounts",
-                                             "serving/inference_health"}
+    assert by_status[Status.not_present] == {"gpu/nvlink", "gpu/fabric_manager", "hca/ports_active", "hca/cabling",
+                                             "storage/mounts", "serving/inference_health"}
     assert all(results[k].detail.startswith("not required: ") for k in by_status[Status.not_present])
     assert results["gpu/inventory"].detail.startswith("1 × NVIDIA H200, 143771 MiB each")
     assert "580.159.04 (open, branch 580)" in results["gpu/driver_loaded"].detail
