@@ -76,7 +76,7 @@ demo: setup
 	echo; echo "The lab is still running. Stop it with: make lab-down"
 
 test: setup
-	$(BIN)/python -m pytest tests/unit tests/integration -q
+	$(BIN)/python -m pytest tests/unit tests/integration -q --durations=25
 
 bench: setup
 	$(BIN)/python -m tests.benchmarks
