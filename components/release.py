@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from components.spec.base import seconds
@@ -100,6 +101,15 @@ class ReleaseState:
                    last_observed=data.get("last_observed"), last_problems=tuple(data.get("last_problems") or ()),
                    observations=tuple(Observation(**o) for o in data.get("observations") or ()),
                    events=tuple(Event(**e) for e in data.get("events") or ()))
+
+
+STATE_DIR = "state"
+"""The project's directory holding a serving stack's release state (docs/conventions.md, state podforge writes)."""
+
+
+def state_path(root: Path, stack: str) -> Path:
+    """Where `podforge release` keeps the stack's release state and the inference stack reads it."""
+    return root / STATE_DIR / f"{stack}.release.json"
 
 
 def initial(spec: Release, now: float) -> ReleaseState:

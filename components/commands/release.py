@@ -23,8 +23,6 @@ from components.commands import example
 from components.spec import load_stack_spec
 from components.spec.release import Release
 
-STATE_DIR = "state"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("release", help="blue-green releases: status, observe the candidate, promote, roll back",
@@ -37,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "state/STACK.release.json of the project. Exit 0: done; 1: refused, or the "
                                    "candidate was observed outside its SLO, or Prometheus could not be read; 2: "
                                    "invalid input, nothing written.",
-                       **example("podforge release promote --stack superpod --dry-run"))
+                       **example("podforge release promote --stack superpod-serving --dry-run"))
     actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
     for name, text in (("status", "print who takes traffic, the candidate's soak and whether it may be promoted"),
                        ("observe", "query Prometheus once and record the candidate's readiness and latency"),
@@ -66,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     spec = serving.release if serving is not None else None
     if spec is None:
         return _bad(f"{loaded.file} declares no serving.release: add serving.release.active (docs/release.md)")
-    path = args.state_file.absolute() if args.state_file else stack.root / STATE_DIR / f"{args.stack}.release.json"
+    path = args.state_file.absolute() if args.state_file else machine.state_path(stack.root, args.stack)
     now = time.time()
     try:
         state = _load(path, spec, now)

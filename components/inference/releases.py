@@ -15,16 +15,9 @@ from pathlib import Path
 from components import release as machine
 from components.spec import ClusterSpec
 
-STATE_DIR = "state"
-"""The project's directory of the release state, as `podforge release` writes it (its STATE_DIR)."""
-
 
 class ReleaseStateError(ValueError):
     """The release state cannot be used for the spec: one line saying which file, what and what would fix it."""
-
-
-def state_path(root: Path, stack: str) -> Path:
-    return root / STATE_DIR / f"{stack}.release.json"
 
 
 def release_state(spec: ClusterSpec, stack: str, root: Path, now: float | None = None) -> machine.ReleaseState | None:
@@ -33,7 +26,7 @@ def release_state(spec: ClusterSpec, stack: str, root: Path, now: float | None =
     rel = spec.serving.release if spec.serving is not None else None
     if rel is None:
         return None
-    path = state_path(root, stack)
+    path = machine.state_path(root, stack)
     if not path.exists():
         return machine.initial(rel, time.time() if now is None else now)
     try:

@@ -14,7 +14,7 @@ import pytest
 from components import capacity
 from components import release as machine
 from components.commands import release as release_command
-from components.inference import InferenceStack, InferenceStackArgs, releases
+from components.inference import InferenceStack, InferenceStackArgs
 from components.inference import manifests as m
 from components.offline.capture import run_program
 from components.spec import SpecError, load_spec, load_stack_spec
@@ -97,7 +97,7 @@ def test_the_service_selector_follows_a_promoted_state_file(tmp_path: Path) -> N
     spec = _spec(release=rel)
     promoted = _soaked_and_promoted(rel, 1_700_000_000.0)
     assert promoted.serving == "r2" and promoted.standby == "r1"
-    path = releases.state_path(tmp_path, STACK)
+    path = machine.state_path(tmp_path, STACK)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(promoted.to_json(STACK)), encoding="utf-8")
     graph = _graph(spec, tmp_path)
@@ -110,8 +110,9 @@ def test_the_service_selector_follows_a_promoted_state_file(tmp_path: Path) -> N
 
 
 def test_the_state_file_is_where_the_release_command_writes_it(tmp_path: Path) -> None:
-    assert releases.STATE_DIR == release_command.STATE_DIR
-    assert releases.state_path(tmp_path, "lab-serving") == tmp_path / "state" / "lab-serving.release.json"
+    """`podforge release` and the inference stack find the state file through the one function that names it."""
+    assert machine.state_path(tmp_path, "lab-serving") == tmp_path / "state" / "lab-serving.release.json"
+    assert release_command.machine.state_path is machine.state_path
 
 
 def test_a_state_naming_an_undeclared_release_is_refused(tmp_path: Path) -> None:
@@ -122,7 +123,7 @@ def test_a_state_naming_an_undeclared_release_is_refused(tmp_path: Path) -> None
 
 def test_an_unreadable_state_file_is_one_line(tmp_path: Path) -> None:
     spec = _spec(release=Release(active=ACTIVE))
-    path = releases.state_path(tmp_path, STACK)
+    path = machine.state_path(tmp_path, STACK)
     path.parent.mkdir(parents=True)
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(pulumi.RunError, match="unreadable release state") as info:
