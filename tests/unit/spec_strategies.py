@@ -117,7 +117,8 @@ def valid_specs(draw: Draw) -> Spec:
         weights = next(m for m in spec["storage"]["mounts"] if m["export"] == f"{array}/{export}")
         if "hosts" in weights and server["hostname"] not in weights["hosts"]:
             weights["hosts"].append(server["hostname"])
-        spec["serving"] = {"image": "vllm/vllm-openai:v0.11.0", "tensor_parallel_size": draw(st.sampled_from([t for t in (1, 2, 4) if t <= gpus])),
+        tensor_parallel = draw(st.sampled_from([t for t in (1, 2, 4) if t <= gpus]))
+        spec["serving"] = {"image": "vllm/vllm-openai:v0.11.0", "tensor_parallel_size": tensor_parallel,
                            "max_model_len": 32768,
                            "model": {"name": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "export": f"{array}/{export}",
                                      "path": "r1-distill-qwen-1.5b", "max_position_embeddings": 131072}}

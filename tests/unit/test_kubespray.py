@@ -14,7 +14,6 @@ from components.spec.nodes import NodeRole
 from tests.unit.plan_roots import example_spec, stack_root
 
 
-
 def _without_kms_key(text: str) -> str:
     """The example spec without its `kubernetes-secrets` transit key (the one line that declares it)."""
     kept = [line for line in text.splitlines(keepends=True) if "{name: kubernetes-secrets," not in line]
