@@ -16,10 +16,13 @@ ENGINE ?= build
 # promtool (Prometheus's rule checker) in the venv: `build` (from tools/promtool, cached outside the clone), `skip`,
 # or an installed promtool.
 PROMTOOL ?= build
+# kube-apiserver and etcd for tests/integration/test_kube_apiserver.py, and the CRD modules it loads: `build`
+# (tools/build-kube.sh, cached outside the clone), `skip` (those tests then skip), or a directory holding both.
+KUBE ?= build
 
-.PHONY: setup engine promtool demo test bench lint lab-down clean
+.PHONY: setup engine promtool kube demo test bench lint lab-down clean
 
-setup: $(STAMP) engine promtool
+setup: $(STAMP) engine promtool kube
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -39,6 +42,9 @@ engine: $(STAMP)
 
 promtool: $(STAMP)
 	@tools/build-promtool.sh $(BIN) $(PROMTOOL)
+
+kube: $(STAMP)
+	@tools/build-kube.sh $(BIN) $(KUBE)
 
 demo: setup
 	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)
