@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = actions.add_parser("serve", help="run the gateway (until stopped)",
                                description="Serve the gateway of a stack with uvicorn: the spec's access roles, "
                                            "its gateway section (limits, OIDC, desensitization), the stack's key "
-                                           "store and audit log. Stops on Ctrl-C or SIGTERM.",
+                                           "store and audit log; with the spec's gateway.tls, TLS 1.3 with a "
+                                           "certificate from Vault PKI, renewed before it expires (SIGHUP: now). "
+                                           "Stops on Ctrl-C or SIGTERM.",
                                **example("podforge gateway serve --stack lab --listen 127.0.0.1:8080 "
                                          "--engine http://127.0.0.1:8000 --engine http://127.0.0.1:8001"))
     serve.add_argument("--stack", required=True, help="stack name (reads Pulumi.NAME.yaml and the spec it names)")
@@ -38,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--audit-log", type=Path, metavar="FILE",
                        help="audit log file (default: the spec's gateway.audit_log, else "
                             "state/STACK.gateway-audit.jsonl in the project)")
+    serve.add_argument("--tls-vault", metavar="URL",
+                       help="Vault API address issuing the certificate of gateway.tls (default: the spec's "
+                            "keys.vault.address; http:// only on a loopback address)")
+    serve.add_argument("--tls-vault-ca", type=Path, metavar="FILE",
+                       help="CA bundle that verifies Vault's HTTPS certificate (default: the system's)")
+    serve.add_argument("--tls-token-file", type=Path, metavar="FILE",
+                       help="file holding the Vault token (default: gateway.tls.token_file, else the "
+                            "environment's VAULT_TOKEN); never printed")
     serve.set_defaults(run=run_serve)
 
     key = actions.add_parser("key", help="issue an API key for a role (shown once)",
@@ -93,7 +103,8 @@ def _store(args: argparse.Namespace):  # -> KeyStore
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from components.gateway.serve import ServeError, engines_of, parse_listen, runtime, serve
+    from components.gateway.serve import ServeError, engines_of, parse_listen, runtime, serve, tls_rotator
+    from components.gateway.tls import TlsError
     from components.spec import load_stack_spec
 
     stack, loaded = load_stack_spec(args.stack)
@@ -103,9 +114,17 @@ def run_serve(args: argparse.Namespace) -> int:
         rt = runtime(spec, stack.root, stack.name, engines_of(spec, args.engine),
                      args.key_store.absolute() if args.key_store else None,
                      args.audit_log.absolute() if args.audit_log else None)
+        rotator = tls_rotator(spec, stack.root, args.tls_vault, args.tls_vault_ca and args.tls_vault_ca.absolute(),
+                              args.tls_token_file and args.tls_token_file.absolute())
     except ServeError as exc:
         return _fail(str(exc))
-    serve(rt, listen)
+    if rotator is not None:
+        try:
+            rotator.first()
+        except TlsError as exc:
+            print(f"podforge gateway: no TLS certificate: {exc}", file=sys.stderr)
+            return exitcodes.FOUND
+    serve(rt, listen, rotator)
     return exitcodes.OK
 
 

@@ -1,19 +1,24 @@
 """Running the gateway and the stand-in engine with uvicorn: the runtime built from a stack's spec, the listen
-address, and uvicorn's own limits (header size, keep-alive, connections) set from the spec's."""
+address, and uvicorn's own limits (header size, keep-alive, connections) set from the spec's, and TLS from Vault PKI when
+the spec's `gateway.tls` asks for it (components.gateway.tls)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import uvicorn
 
-from components.gateway import auditing, keys
+from components.gateway import auditing, keys, tls
 from components.gateway.app import GatewayRuntime, create_app
 from components.gateway.oidc import TokenVerifier
 from components.gateway.redaction import Desensitizer
+from components.spec.base import seconds
 from components.spec.cluster import ClusterSpec
 from components.spec.gateway import LISTEN_PATTERN
 
@@ -83,15 +88,61 @@ def runtime(spec: ClusterSpec, root: Path, stack: str, engines: list[str], key_s
                           auditing.ChainedAudit(audit_path, spec.retention.audit_log_days), verifier, desensitizer)
 
 
-def serve(rt: GatewayRuntime, listen: Listen) -> None:
+def tls_rotator(spec: ClusterSpec, root: Path, vault: str | None = None, vault_ca: Path | None = None,
+                token_file: Path | None = None) -> tls.Rotator | None:
+    """The certificate rotator of `gateway.tls` (None without it): Vault at `vault`, else `keys.vault.address`;
+    its CA bundle `vault_ca`, else the system's; the token from `token_file`, else `gateway.tls.token_file`,
+    else `VAULT_TOKEN`. Nothing is issued yet (`Rotator.first`)."""
+    settings = spec.gateway.tls
+    if settings is None:
+        if vault or vault_ca or token_file:
+            raise ServeError("--tls-vault, --tls-vault-ca and --tls-token-file need gateway.tls in the spec "
+                             "(its common_name at least; docs/gateway.md, \"TLS\")")
+        return None
+    if vault_ca is not None and not vault_ca.is_file():
+        raise ServeError(f"--tls-vault-ca {vault_ca}: no such file — expected the CA bundle of Vault's API")
+    request = tls.Request(settings.pki_mount or spec.keys.vault.pki.intermediate_mount, settings.vault_pki_role,
+                          settings.common_name, tuple(settings.alt_names), tuple(settings.ip_sans),
+                          seconds(settings.ttl))
+    try:
+        token = tls.read_token(token_file or (root / settings.token_file if settings.token_file else None))
+        pki = tls.VaultPki(vault or spec.keys.vault.address, token, request,
+                           verify=str(vault_ca) if vault_ca else True)
+        return tls.Rotator(pki.issue, settings.renew_at)
+    except tls.TlsError as exc:
+        raise ServeError(str(exc)) from None
+
+
+def serve(rt: GatewayRuntime, listen: Listen, rotator: tls.Rotator | None = None) -> None:
+    """Serve until stopped. With `rotator` (its first certificate installed): TLS 1.3 only, the certificate
+    renewed in the server's event loop, and SIGHUP renews it at once."""
     limits = rt.spec.limits
     config = uvicorn.Config(
         create_app(rt), host=listen.host, port=listen.port, http="h11", lifespan="on", access_log=False,
         log_level="warning", server_header=False, timeout_keep_alive=5,
         h11_max_incomplete_event_size=limits.max_header_bytes,
-        limit_concurrency=2 * (limits.engine_concurrency + limits.queue_size) + 32)
-    print(f"podforge gateway: listening on {listen.url}, engines {', '.join(rt.engines)}", flush=True)
-    uvicorn.Server(config).run()
+        limit_concurrency=2 * (limits.engine_concurrency + limits.queue_size) + 32,
+        ssl_context_factory=(lambda _config, _default: rotator.context) if rotator else None)
+    url = "https" + listen.url.removeprefix("http") if rotator else listen.url
+    print(f"podforge gateway: listening on {url}, engines {', '.join(rt.engines)}", flush=True)
+    server = uvicorn.Server(config)
+    if rotator is None:
+        server.run()
+        return
+
+    async def main() -> None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, rotator.trigger)
+        renewals = asyncio.create_task(rotator.run())
+        try:
+            await server.serve()
+        finally:
+            renewals.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewals
+
+    from uvicorn._compat import asyncio_run
+
+    asyncio_run(main(), loop_factory=config.get_loop_factory())
 
 
 def serve_standin(listen: Listen, model: str, delay_s: float) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from components.spec.access import AccessRole
-from components.spec.base import SpecModel
+from components.spec.base import Duration, SpecModel, seconds
 
 LISTEN_PATTERN = r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$"
 """`HOST:PORT`, an IPv6 host in brackets (`[::1]:8080`)."""
@@ -68,6 +68,36 @@ class GatewayOidc(SpecModel):
     leeway_s: int = Field(30, ge=0, le=300, description="Clock skew allowed on `exp`, `nbf` and `iat`.")
 
 
+TLS_MAX_TTL = "72h"
+"""The longest lifetime of the gateway's certificate: its key rotates at least every 72 hours."""
+
+
+class GatewayTls(SpecModel):
+    """TLS 1.3 with a certificate from Vault PKI (components.gateway.tls): issued at start, renewed before it
+    expires and swapped in without dropping open connections."""
+
+    common_name: str = Field(min_length=1, description="The certificate's common name (a name the PKI role "
+                                                       "allows).")
+    alt_names: list[str] = Field(default_factory=list, description="More DNS names in the certificate "
+                                                                   "(`alt_names`).")
+    ip_sans: list[str] = Field(default_factory=list, description="IP addresses in the certificate (`ip_sans`).")
+    vault_pki_role: str = Field("service", min_length=1, description="The PKI role that issues it "
+                                                                     "(`MOUNT/issue/ROLE`).")
+    pki_mount: str | None = Field(None, description="The PKI mount; default `keys.vault.pki.intermediate_mount`.")
+    ttl: Duration = Field(TLS_MAX_TTL, description="The certificate's lifetime, at most 72h.")
+    renew_at: float = Field(2 / 3, gt=0, lt=1, description="Fraction of the lifetime after which the "
+                                                           "certificate is renewed.")
+    token_file: str | None = Field(None, description="File holding the Vault token, relative to the project; "
+                                                     "default: the environment's `VAULT_TOKEN`.")
+
+    @field_validator("ttl")
+    @classmethod
+    def _at_most_72h(cls, value: str) -> str:
+        if seconds(value) > seconds(TLS_MAX_TTL) or seconds(value) == 0:
+            raise ValueError("a lifetime from 1s to 72h (keys rotate at least every 72 hours)")
+        return value
+
+
 class Gateway(SpecModel):
     """The inference gateway in front of the engine (components.gateway)."""
 
@@ -84,7 +114,27 @@ class Gateway(SpecModel):
                                                     "default `state/STACK.gateway-keys.json`.")
     audit_log: str | None = Field(None, description="The audit log file, relative to the project; default "
                                                     "`state/STACK.gateway-audit.jsonl`.")
+    # A Kafka topic name: letters, digits, `.`, `_`, `-`, at most 249 characters (Apache Kafka,
+    # org.apache.kafka.common.internals.Topic: LEGAL_CHARS "[a-zA-Z0-9._-]", "max allowed length 249").
+    audit_topic: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,249}$",
+                                    description="Kafka topic each audit record is also produced to (JSON, key = "
+                                                "its seq), e.g. `podforge-audit-requests`; none: the file log "
+                                                "only.")
+    audit_bootstrap_servers: list[str] | None = Field(None, description="The Kafka brokers to reach the topic "
+                                                                        "through, `HOST:PORT` each; needed with "
+                                                                        "`audit_topic`.")
     limits: GatewayLimits = Field(default_factory=GatewayLimits, description="Sizes, queue, timeouts and rates.")
+    tls: GatewayTls | None = Field(None, description="TLS 1.3 with a certificate from Vault PKI; without it the "
+                                                     "gateway serves plain HTTP (behind a TLS ingress).")
     desensitize: dict[AccessRole, dict[str, DesensitizeAction]] = Field(
         default_factory=dict, description="Per role, category → `mask`, `hash` or `token`; every category a "
                                           "role does not name is masked.")
+
+    @field_validator("audit_bootstrap_servers")
+    @classmethod
+    def _host_ports(cls, value: list[str] | None) -> list[str] | None:
+        import re
+
+        if value is not None and (not value or any(re.fullmatch(LISTEN_PATTERN, v) is None for v in value)):
+            raise ValueError("one or more Kafka brokers, `HOST:PORT` each (`[::1]:9092` for IPv6)")
+        return value

@@ -258,7 +258,9 @@ def test_the_reader_resolves_the_names_the_roles_compute() -> None:
     assert {"datacenter-gpu-manager-4-core", "datacenter-gpu-manager-4-cuda12",
             "datacenter-gpu-manager-exporter"} <= dcgm.installs
     h200 = role_findings(PLAYBOOKS, "h200", "nvidia_driver")[0][2]
-    assert "nvidia-driver-580-server" in h200.installs and not any("fabricmanager" in n for n in h200.installs)
+    # h200 takes the precompiled kernel modules (the default): the headless no-DKMS driver, not the DKMS meta package.
+    assert "nvidia-headless-no-dkms-580-server" in h200.installs and "nvidia-driver-580-server" not in h200.installs
+    assert not any("fabricmanager" in n for n in h200.installs)
 
 
 @pytest.fixture()

@@ -198,7 +198,7 @@ MISTAKES = [
             '        tls_min_version: "1.2"\n        tls_exception: its ONTAP release predates TLS 1.3 for KMIP\n'
             '      exports:', "      tls_min_version: tls13", "keys.vault.kmip.tls_min_version", "'tls13'",
             "one TLS version both ends of KMIP accept: storage.arrays.0's client needs TLS 1.2 and the listener accepts "
-            "only TLS 1.3 (storage.arrays.0.encryption.tls_min_version on line 643)", SUPERPOD),
+            "only TLS 1.3 (storage.arrays.0.encryption.tls_min_version on line 645)", SUPERPOD),
     Mistake("the Vault API below TLS 1.3", '    address: https://10.199.77.1:8200\n    tls_min_version: "1.3"',
             '    address: https://10.199.77.1:8200\n    tls_min_version: "1.2"', '    tls_min_version: "1.2"\n    kmip:',
             "keys.vault.tls_min_version", "'1.2'", "1.3: the Vault API is podforge's own endpoint"),

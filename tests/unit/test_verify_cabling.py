@@ -231,21 +231,19 @@ def test_a_port_down_fails_and_discovery_uses_the_first_active_port() -> None:
     assert discovery_command("mlx5_1") in shell.ran and discovery_command("mlx5_0") not in shell.ran
 
 
-def test_the_storage_hcas_are_discovered_from_a_storage_hca() -> None:
-    """The storage HCAs (InfiniBand in the superpod's catalogue) are a discovery of their own, from mlx5_4."""
+def test_storage_hcas_on_a_roce_fabric_are_not_discovered_over_infiniband() -> None:
+    """The superpod's storage fabric is RoCE: its HCAs run Ethernet, so only the compute HCAs are discovered."""
     expect = expectation("superpod", NODE)
-    assert [h.device for h in expect.storage_hcas] == ["mlx5_4", "mlx5_10"]
+    assert [(h.device, h.link_layer) for h in expect.storage_hcas] == [("mlx5_4", "ethernet"), ("mlx5_10", "ethernet")]
     shell = dgx()
-    status, detail = cabling(shell, expect)
-    assert discovery_command("mlx5_4") in shell.ran
-    # The stand-in discovery answers with the compute fabric from every port, so the storage HCAs are not in it.
-    assert status is Status.failed
-    assert "su1-dgx-07 mlx5_4: no link found (expected to su1-sleaf-01 port 7)" in detail
+    cabling(shell, expect)
+    assert discovery_command("mlx5_0") in shell.ran
+    assert discovery_command("mlx5_4") not in shell.ran and discovery_command("mlx5_10") not in shell.ran
 
 
 @pytest.mark.parametrize(("shell", "says"), [
-    (FakeNode(), "no RDMA device (/sys/class/infiniband absent or empty); the spec cables 10 InfiniBand HCA(s)"),
-    (None, "ibnetdiscover not installed (infiniband-diags): the cabling of 10 HCA(s) cannot be read"),
+    (FakeNode(), "no RDMA device (/sys/class/infiniband absent or empty); the spec cables 8 InfiniBand HCA(s) of su1-dgx-07 to leaf ports"),
+    (None, "ibnetdiscover not installed (infiniband-diags): the cabling of 8 HCA(s) cannot be read"),
     ("fails", "timeout 300 ibnetdiscover -C mlx5_0 -P 1 failed: ibwarn: [1234] mad_rpc_open_port: can't open UMAD port"),
     ("junk", "ibnetdiscover via mlx5_0: output unreadable at line 0: no Switch or Ca record"),
 ])
