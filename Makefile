@@ -10,7 +10,7 @@ STAMP := $(VENV)/.podforge-installed
 PODFORGE := $(BIN)/podforge
 # Debian packages the lab and the tests use (installed only when missing, only as root).
 APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync \
-  ibsim-utils opensm infiniband-diags
+  ibsim-utils opensm infiniband-diags openjdk-17-jre-headless maven
 # The Pulumi engine in the venv: `build` (from tools/pulumi, cached outside the clone), `skip`, or an installed pulumi.
 ENGINE ?= build
 # promtool (Prometheus's rule checker) in the venv: `build` (from tools/promtool, cached outside the clone), `skip`,
@@ -19,10 +19,13 @@ PROMTOOL ?= build
 # kube-apiserver and etcd for tests/integration/test_kube_apiserver.py, and the CRD modules it loads: `build`
 # (tools/build-kube.sh, cached outside the clone), `skip` (those tests then skip), or a directory holding both.
 KUBE ?= build
+# The Kafka broker's jars for tests/integration/test_kafka_audit.py: `fetch` (tools/fetch-kafka.sh, from Maven
+# Central, cached outside the clone), `skip` (those tests then skip), or a directory holding kafka_2.13-*.jar.
+KAFKA ?= fetch
 
-.PHONY: setup engine promtool kube demo test bench lint lab-down clean
+.PHONY: setup engine promtool kube kafka demo test bench lint lab-down clean
 
-setup: $(STAMP) engine promtool kube
+setup: $(STAMP) engine promtool kube kafka
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -45,6 +48,9 @@ promtool: $(STAMP)
 
 kube: $(STAMP)
 	@tools/build-kube.sh $(BIN) $(KUBE)
+
+kafka: $(STAMP)
+	@tools/fetch-kafka.sh $(BIN) $(KAFKA)
 
 demo: setup
 	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)

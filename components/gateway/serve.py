@@ -5,6 +5,7 @@ the spec's `gateway.tls` asks for it (components.gateway.tls)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import re
 import signal
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 import uvicorn
 
-from components.gateway import auditing, keys, tls
+from components.gateway import auditing, kafka_sink, keys, tls
 from components.gateway.app import GatewayRuntime, create_app
 from components.gateway.oidc import TokenVerifier
 from components.gateway.redaction import Desensitizer
@@ -84,8 +85,15 @@ def runtime(spec: ClusterSpec, root: Path, stack: str, engines: list[str], key_s
     if gw.oidc and not gw.oidc.jwks.startswith("https://") and not (root / gw.oidc.jwks).is_file():
         raise ServeError(f"gateway.oidc.jwks {gw.oidc.jwks!r}: no such file in the project — expected a JWKS file "
                          "or an https:// URL")
-    return GatewayRuntime(spec.access, gw, engines, store,
-                          auditing.ChainedAudit(audit_path, spec.retention.audit_log_days), verifier, desensitizer)
+    audit = auditing.ChainedAudit(audit_path, spec.retention.audit_log_days)
+    try:
+        sink = kafka_sink.KafkaAuditSink.for_gateway(gw)
+    except (ValueError, kafka_sink.KafkaClientMissing) as exc:
+        raise ServeError(str(exc)) from None
+    if sink is not None:  # every record also to the spec's Kafka topic; the file log stays the record of truth
+        audit.log.add_sink(sink)
+        atexit.register(sink.close)
+    return GatewayRuntime(spec.access, gw, engines, store, audit, verifier, desensitizer)
 
 
 def tls_rotator(spec: ClusterSpec, root: Path, vault: str | None = None, vault_ca: Path | None = None,

@@ -833,6 +833,14 @@ def serving_nodes(spec: ClusterSpec) -> list[Node]:
     return [n for n in spec.nodes if NodeRole.gpu_node in n.roles and NodeRole.kube_node in n.roles]
 
 
+@needs("gateway")
+def _gateway_audit_topic(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    """An audit topic needs brokers to produce to."""
+    if spec.gateway.audit_topic and not spec.gateway.audit_bootstrap_servers:
+        yield (("gateway", "audit_bootstrap_servers"), None,
+               "the Kafka brokers (HOST:PORT) when gateway.audit_topic is set")
+
+
 @needs("serving")
 def _release(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     """Blue-green needs two releases: a candidate named like the active one could not be told apart by its label."""

@@ -3,7 +3,7 @@
 
 A real single-node Kafka broker on loopback (tests/support/kafka_broker.py). Records are written through
 `AuditLog` with the `KafkaAuditSink`, paced at a fixed rate so the latency is measured rather than the queue;
-a consumer in its own thread reads the topic as records arrive. Two latencies per record, from the moment
+a consumer in its own process reads the topic as records arrive. Two latencies per record, from the moment
 `append()` is called: until the broker acknowledged it (acks from all in-sync replicas), and until the consumer
 received it (end to end). p50/p99/max over the records, the best of `repeat` runs. Goal: p99 end to end
 ≤ 50 ms. Skipped, with the reason, when the Kafka jars, Java or the client library are missing.
@@ -12,10 +12,13 @@ received it (end to end). p50/p99/max over the records, the best of `repeat` run
 from __future__ import annotations
 
 import json
+import multiprocessing
+import queue
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from components.gateway.audit import AuditLog
 from components.gateway.kafka_sink import KafkaAuditSink, client_available
@@ -31,12 +34,32 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-def _one(bootstrap: str, topic: str, n: int) -> tuple[list[float], list[float]]:
+def _consume(bootstrap: str, topic: str, n: int, ready: Any, out: Any) -> None:
+    """In its own process (so it does not share the producer's interpreter): time.perf_counter() of each
+    record's arrival, by seq (CLOCK_MONOTONIC on Linux: the same clock in both processes)."""
     from kafka import KafkaConsumer, TopicPartition
 
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+                             fetch_max_wait_ms=5, fetch_min_bytes=1)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek(tp, 0)
+    consumer.poll(timeout_ms=100)
+    ready.set()
+    consumed: dict[int, float] = {}
+    deadline = time.monotonic() + 120
+    while len(consumed) < n and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=50).values():
+            now = time.perf_counter()
+            for m in batch:
+                consumed.setdefault(json.loads(m.value)["seq"], now)
+    consumer.close()
+    out.put(consumed)
+
+
+def _one(bootstrap: str, topic: str, n: int) -> tuple[list[float], list[float]]:
     started: dict[int, float] = {}
     acked: dict[int, float] = {}
-    consumed: dict[int, float] = {}
     lock = threading.Lock()
 
     def on_delivered(seq: int, _offset: int) -> None:
@@ -44,20 +67,8 @@ def _one(bootstrap: str, topic: str, n: int) -> tuple[list[float], list[float]]:
         with lock:
             acked[seq] = now
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             fetch_max_wait_ms=5, fetch_min_bytes=1)
-    tp = TopicPartition(topic, 0)
-    consumer.assign([tp])
-    consumer.seek(tp, 0)
-    stop = threading.Event()
-
-    def consume() -> None:
-        while not stop.is_set() and len(consumed) < n:
-            for batch in consumer.poll(timeout_ms=50).values():
-                now = time.perf_counter()
-                for m in batch:
-                    consumed.setdefault(json.loads(m.value)["seq"], now)
-
+    ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Event(), ctx.Queue()
     with tempfile.TemporaryDirectory() as tmp:
         log = AuditLog(Path(tmp) / "audit")
         sink = KafkaAuditSink(topic, [bootstrap], on_delivered=on_delivered)
@@ -65,8 +76,9 @@ def _one(bootstrap: str, topic: str, n: int) -> tuple[list[float], list[float]]:
         # Warm-up: the topic is created and the producer connected before the clock runs.
         log.append(identity="warm-up", role="api_user", endpoint="/v1/models")
         sink.flush(60)
-        reader = threading.Thread(target=consume, daemon=True)
+        reader = ctx.Process(target=_consume, args=(bootstrap, topic, n + 1, ready, out), daemon=True)
         reader.start()
+        ready.wait(60)
         t0 = time.perf_counter()
         for i in range(n):
             due = t0 + i / RATE_PER_S
@@ -78,10 +90,12 @@ def _one(bootstrap: str, topic: str, n: int) -> tuple[list[float], list[float]]:
                                 latency_ms=12.5)
             started[record["seq"]] = start
         sink.flush(60)
-        reader.join(30)
-        stop.set()
         sink.close()
-    consumer.close()
+        try:
+            consumed: dict[int, float] = out.get(timeout=150)
+        except queue.Empty:
+            consumed = {}
+        reader.join(10)
     ack_ms = [(acked[s] - t) * 1000 for s, t in started.items() if s in acked]
     e2e_ms = [(consumed[s] - t) * 1000 for s, t in started.items() if s in consumed]
     return ack_ms, e2e_ms
