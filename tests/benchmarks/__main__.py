@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.benchmarks import desensitize, fabric, gateway, plan, policy, rollout
+from tests.benchmarks import desensitize, fabric, gateway, kafka, plan, policy, rollout
 
-BENCHMARKS = {"desensitize": desensitize, "fabric": fabric, "gateway": gateway, "plan": plan, "policy": policy, "rollout": rollout}
+BENCHMARKS = {"desensitize": desensitize, "fabric": fabric, "gateway": gateway, "kafka": kafka, "plan": plan,
+              "policy": policy, "rollout": rollout}
 
 
 def main(argv: list[str] | None = None) -> int:

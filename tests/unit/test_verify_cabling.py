@@ -242,7 +242,8 @@ def test_storage_hcas_on_a_roce_fabric_are_not_discovered_over_infiniband() -> N
 
 
 @pytest.mark.parametrize(("shell", "says"), [
-    (FakeNode(), "no RDMA device (/sys/class/infiniband absent or empty); the spec cables 8 InfiniBand HCA(s) of su1-dgx-07 to leaf ports"),
+    (FakeNode(), "no RDMA device (/sys/class/infiniband absent or empty); the spec cables 8 InfiniBand HCA(s) "
+                 "of su1-dgx-07 to leaf ports"),
     (None, "ibnetdiscover not installed (infiniband-diags): the cabling of 8 HCA(s) cannot be read"),
     ("fails", "timeout 300 ibnetdiscover -C mlx5_0 -P 1 failed: ibwarn: [1234] mad_rpc_open_port: can't open UMAD port"),
     ("junk", "ibnetdiscover via mlx5_0: output unreadable at line 0: no Switch or Ca record"),
