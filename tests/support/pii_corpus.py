@@ -197,9 +197,12 @@ class Values:
                 return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
             sig = base64.urlsafe_b64encode(r.randbytes(32)).rstrip(b"=").decode()
             return f"{seg({'alg': 'HS256', 'typ': 'JWT'})}.{seg({'sub': str(r.randint(1, 10**6)), 'iat': 1700000000})}.{sig}"
-        body = base64.b64encode(r.randbytes(r.randint(300, 900))).decode()
-        lines = "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
-        return f"-----BEGIN PRIVATE KEY-----\n{lines}\n-----END PRIVATE KEY-----"
+        # A real Ed25519 key, made here from the corpus's seeded bytes (PKCS#8 PEM): no key is kept in the tree.
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        key = Ed25519PrivateKey.from_private_bytes(r.randbytes(32))
+        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode().strip()
 
 
 # Sentence templates: text with {} where the value goes; a template list per category and language.
