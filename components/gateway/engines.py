@@ -105,12 +105,13 @@ class EnginePool:
         replica.healthy = False
         replica.failures += 1
 
-    async def post(self, path: str, body: dict[str, Any]) -> EngineReply:
-        """The first replica's answer that is not a 5xx or a transport error."""
+    async def _first(self, path: str, body: dict[str, Any], stream: bool) -> tuple[Replica, httpx.Response]:
+        """The first replica's response that is not a 5xx or a transport error; each failed replica marked down."""
         timed_out = False
         for replica in self.order():
+            request = self._client.build_request("POST", f"{replica.url}{path}", json=body)
             try:
-                response = await self._client.post(f"{replica.url}{path}", json=body)
+                response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException:
                 timed_out = True
                 self._down(replica)
@@ -119,15 +120,21 @@ class EnginePool:
                 self._down(replica)
                 continue
             if response.status_code >= 500:
+                await response.aclose()
                 self._down(replica)
                 continue
             replica.healthy = True
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            return EngineReply(response.status_code, payload, replica)
+            return replica, response
         raise self._none(timed_out)
+
+    async def post(self, path: str, body: dict[str, Any]) -> EngineReply:
+        """The first replica's answer that is not a 5xx or a transport error."""
+        replica, response = await self._first(path, body, stream=False)
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        return EngineReply(response.status_code, payload, replica)
 
     def _none(self, timed_out: bool) -> NoEngine:
         if not self.replicas:
@@ -140,26 +147,8 @@ class EnginePool:
     async def stream(self, path: str, body: dict[str, Any]) -> AsyncIterator[tuple[int, Replica, httpx.Response]]:
         """The first replica that answers (status and headers); the caller reads its lines. Failover happens only
         before the answer: once lines reach the client, a broken stream is the client's to retry."""
-        timed_out = False
-        for replica in self.order():
-            request = self._client.build_request("POST", f"{replica.url}{path}", json=body)
-            try:
-                response = await self._client.send(request, stream=True)
-            except httpx.TimeoutException:
-                timed_out = True
-                self._down(replica)
-                continue
-            except httpx.HTTPError:
-                self._down(replica)
-                continue
-            if response.status_code >= 500:
-                await response.aclose()
-                self._down(replica)
-                continue
-            replica.healthy = True
-            try:
-                yield response.status_code, replica, response
-            finally:
-                await response.aclose()
-            return
-        raise self._none(timed_out)
+        replica, response = await self._first(path, body, stream=True)
+        try:
+            yield response.status_code, replica, response
+        finally:
+            await response.aclose()
