@@ -86,8 +86,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def cluster_id() -> str:
     """A cluster id as `kafka-storage.sh random-uuid` prints it: 16 random bytes, URL-safe base64, no padding
-    (org.apache.kafka.common.Uuid.toString)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+    (org.apache.kafka.common.Uuid.toString). One that begins with "-" is drawn again: the storage tool's argument
+    parser would read it as an option (a CI run failed on exactly that)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def server_properties(directory: Path, host: str, port: int, controller_port: int) -> str:
@@ -167,7 +171,7 @@ def kafka_broker(host: str = "127.0.0.1", *, port: int | None = None, heap: str 
         log4j.write_text(LOG4J2.format(log=directory / "broker.log"))
         base = [java_bin, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{lib}/*"]
-        fmt = subprocess.run([*base, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(props)],
+        fmt = subprocess.run([*base, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id()}", "-c", str(props)],
                              capture_output=True, text=True, timeout=120)
         if fmt.returncode != 0:
             raise KafkaError(f"kafka.tools.StorageTool format exited with {fmt.returncode}:\n"
