@@ -198,7 +198,7 @@ def scaled_object(name: str, namespace: str, target: str | Mapping[str, str], mi
     - `prometheus_url`: the Prometheus KEDA queries (serverAddress).
     - `rule`: thresholds, windows, step, cooldown; `rule.interval_s` must be the cluster's HPA sync period.
     - `gpu_selector`, `queue_selector`: PromQL label matchers for the engine's DCGM and vLLM series (default:
-      `namespace="<namespace>",pod=~"<target>-.*"`).
+      `namespace="<namespace>"` and the target's own pods by name, `pod_selector`; another kind needs both).
     - `labels`: metadata labels.
     """
     if min_replicas < 1:
@@ -208,7 +208,10 @@ def scaled_object(name: str, namespace: str, target: str | Mapping[str, str], mi
     ref = {"name": target} if isinstance(target, str) else dict(target)
     if not ref.get("name"):
         raise ValueError("target needs a name")
-    default = f'namespace="{namespace}",pod=~"{ref["name"]}-.*"'
+    needed = [gpu_selector] + ([queue_selector] if rule.queue_above is not None else [])
+    if None in needed and ref.get("kind", "Deployment") not in _POD_NAMES:
+        raise ValueError(f"a {ref['kind']} target needs gpu_selector and queue_selector: its pods' names are not known")
+    default = f'namespace="{namespace}",{pod_selector(ref)}' if None in needed else ""
     triggers = [_trigger("gpu-utilization", prometheus_url, gpu_query(gpu_selector or default, rule))]
     if rule.queue_above is not None:
         triggers.append(_trigger("queue-depth", prometheus_url, queue_query(queue_selector or default, rule)))
@@ -232,6 +235,22 @@ def scaled_object(name: str, namespace: str, target: str | Mapping[str, str], mi
     }
 
 
+# Pod names of a target's own pods, never of a workload whose name begins with the target's and a dash:
+# - Deployment: ReplicaSet `<name>-<pod-template-hash>`, pods `<replicaset>-<5 chars>`, both from the alphabet of
+#   k8s.io/apimachinery/pkg/util/rand (no vowels, no 0 1 3: "bcdfghjklmnpqrstvwxz2456789"), the hash at most 10;
+# - LeaderWorkerSet: leader `<name>-<group>`, workers `<name>-<group>-<ordinal>` (the leader StatefulSet `<name>`,
+#   one worker StatefulSet `<name>-<group>` per group; LWS docs, "Architecture and Relationship with StatefulSet").
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_POD_NAMES = {"Deployment": f"-{_SAFE}{{1,10}}-{_SAFE}{{5}}", "LeaderWorkerSet": "-[0-9]+(-[0-9]+)?"}
+
+
+def pod_selector(target: str | Mapping[str, str]) -> str:
+    """`pod=~"…"`: the pods of a Deployment (a plain name) or LeaderWorkerSet, as PromQL matches them (anchored)."""
+    ref = {"name": target} if isinstance(target, str) else dict(target)
+    name = ref["name"].replace(".", "\\\\.")  # a dot in a name is literal: \\. inside the PromQL string
+    return f'pod=~"{name}{_POD_NAMES[ref.get("kind", "Deployment")]}"'
+
+
 def _trigger(name: str, server: str, query: str) -> dict[str, Any]:
     return {"type": "prometheus", "name": name, "metricType": "Value",
             "metadata": {"serverAddress": server, "query": query, "threshold": "1", "activationThreshold": "0",
@@ -240,7 +259,7 @@ def _trigger(name: str, server: str, query: str) -> dict[str, Any]:
 
 # --- a PromQL subset, enough to evaluate the deployed queries -------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)|(?P<sel>\{[^}]*\})"
+_TOKEN = re.compile(r'\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)|(?P<sel>\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})'
                     r"|(?P<range>\[\d+[smh]\])|(?P<op>>=|<=|==|!=|[-+*/()<>]))")
 _MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 _PRECEDENCE = {"==": 1, "!=": 1, ">": 1, "<": 1, ">=": 1, "<=": 1, "+": 2, "-": 2, "*": 3, "/": 3}
@@ -270,7 +289,7 @@ def _matchers(text: str) -> Callable[[Mapping[str, str]], bool]:
         m = _MATCHER.match(body, pos)
         if not m:
             raise PromQLError(f"cannot read label matcher {body[pos:]!r}")
-        rules.append((m.group(1), m.group(2), m.group(3)))
+        rules.append((m.group(1), m.group(2), re.sub(r"\\(.)", r"\1", m.group(3))))  # a PromQL string's escapes
         pos = m.end()
 
     def match(labels: Mapping[str, str]) -> bool:

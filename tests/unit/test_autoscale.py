@@ -38,6 +38,7 @@ from tests.unit.plan_roots import CHECKOUT
 
 LOAD = CHECKOUT / "tests" / "fixtures" / "gpu-node-h200" / "load.json"
 URL = "http://prometheus.monitoring:9090"
+ENGINE = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "engine"}
 
 
 def _h200() -> tuple[list[float], list[float]]:
@@ -81,7 +82,7 @@ def world(demand: Callable[[float], float], *, gpus: int = 8, seed: int = 0, noi
             return
         per = 100 * demand(t) / max(replicas, 1)
         for r in range(replicas):
-            pod = f"engine-{r}"
+            pod = f"engine-{r}"  # the leader of group r of the LeaderWorkerSet `engine`
             for g in range(gpus):
                 jitter = random.Random(f"{seed}:{t}:{r}:{g}").uniform(-noise, noise)
                 samples.add(GPU_UTIL_METRIC, {"namespace": "serving", "pod": pod, "gpu": str(g)},
@@ -91,7 +92,7 @@ def world(demand: Callable[[float], float], *, gpus: int = 8, seed: int = 0, noi
 
 
 def _config(rule: Rule | None = None, lo: int = 1, hi: int = 6) -> dict:
-    return scaled_object("engine", "serving", "engine", lo, hi, prometheus_url=URL, rule=rule or Rule())
+    return scaled_object("engine", "serving", ENGINE, lo, hi, prometheus_url=URL, rule=rule or Rule())
 
 
 def _agree(scrape, rule: Rule, lo: int, hi: int, hours: float, **sim) -> list:
@@ -138,8 +139,9 @@ def test_the_scaled_object_runs_the_rule_through_two_prometheus_triggers() -> No
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 4)
     gpu, queue = spec["triggers"]
     assert gpu["metadata"]["query"] == (
-        '(avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="serving",pod=~"engine-.*"}[5m])) > bool 85) * 9999 + '
-        '(avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="serving",pod=~"engine-.*"}[5m])) >= bool 30)')
+        '(avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="serving",pod=~"engine-[0-9]+(-[0-9]+)?"}[5m])) > bool 85)'
+        ' * 9999 + '
+        '(avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="serving",pod=~"engine-[0-9]+(-[0-9]+)?"}[5m])) >= bool 30)')
     assert "vllm:num_requests_waiting" in queue["metadata"]["query"]
     for trig in (gpu, queue):
         assert trig["type"] == "prometheus" and trig["metricType"] == "Value"
@@ -294,3 +296,28 @@ def min_replicas_ignored_activation() -> bool:
     config = _config(Rule(queue_above=None))
     config["spec"]["triggers"][0]["metadata"]["query"] = "avg(avg_over_time(gateway_waiting[1m]))"
     return all(s.after >= 1 for s in simulate(config, scrape, 1, 2400))
+
+
+@pytest.mark.parametrize(("target", "own", "others"), [
+    ("engine", ["engine-6b7f9c4d5-x2bqz", "engine-5d8-bcdfg"],
+     ["engine-canary-6b7f9c4d5-x2bqz", "engine-b-0", "engine-6b7f9c4d5-x2bqz-1", "engine-abc-x2bqz"]),
+    (ENGINE, ["engine-0", "engine-3", "engine-3-1", "engine-12-7"],
+     ["engine-b-0", "engine-canary-0", "engine-0-1-2", "engine-6b7f9c4d5-x2bqz"]),
+    ("r1.blue", ["r1.blue-6b7f9c4d5-x2bqz"], ["r1xblue-6b7f9c4d5-x2bqz"]),
+])
+def test_the_default_selector_takes_the_targets_own_pods_and_no_workload_named_after_it(target, own, others) -> None:
+    query = scaled_object("so", "serving", target, 1, 4, prometheus_url=URL)["spec"]["triggers"][0]["metadata"]["query"]
+    samples = Samples()
+    for pod in own + others:
+        samples.add(GPU_UTIL_METRIC, {"namespace": "serving", "pod": pod, "gpu": "0"}, 0, 100 if pod in own else 0)
+    # Every one of the target's own pods is busy and no other pod is: the rule sees 100 % and says scale up.
+    assert list(evaluate(query, samples, 1).values()) == [9999 + 1]
+
+
+def test_a_target_of_another_kind_needs_its_selectors() -> None:
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "engine"}
+    with pytest.raises(ValueError, match="StatefulSet target needs gpu_selector"):
+        scaled_object("so", "serving", sts, 1, 4, prometheus_url=URL)
+    so = scaled_object("so", "serving", sts, 1, 4, prometheus_url=URL, gpu_selector='pod="engine-0"',
+                       queue_selector='pod="engine-0"')
+    assert 'pod="engine-0"' in so["spec"]["triggers"][0]["metadata"]["query"]
