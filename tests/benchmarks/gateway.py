@@ -36,7 +36,6 @@ import asyncio
 import json
 import math
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from tests.support.cli_process import start_cli, stop, wait_healthy
 from tests.unit.plan_roots import CHECKOUT
 
 RATES = (200, 500, 1000)
@@ -211,31 +211,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "components.cli", *args], cwd=CHECKOUT, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {log.read_text()[-2000:]}")
-
-
 def _write_project(root: Path) -> str:
     """A project whose `bench` stack is the lab spec with the gateway's rate limits opened up (its engine
     concurrency, queue and timeouts stay the defaults: an overloaded gateway refuses with 429 and recovers)."""
@@ -373,8 +348,8 @@ def latency_rows(rates: tuple[int, ...] = RATES) -> list[tuple[Row, Row]]:
         try:
             engine = f"http://{LOOPBACK}:{_free_port()}"
             log = root / "engine.log"
-            procs.append(_start(["engine", "standin", "--listen", engine.removeprefix("http://")], log, env))
-            _wait_ready(engine, procs[-1], log)
+            procs.append(start_cli(["engine", "standin", "--listen", engine.removeprefix("http://")], log, env))
+            wait_healthy(engine, procs[-1], log, timeout=60.0)
             store, audit = root / "keys.json", root / "audit" / "gateway.jsonl"
             issued = subprocess.run([sys.executable, "-m", "components.cli", "gateway", "key", "--stack", stack,
                                      "--role", "api_user", "--name", "bench", "--key-store", str(store)],
@@ -382,9 +357,9 @@ def latency_rows(rates: tuple[int, ...] = RATES) -> list[tuple[Row, Row]]:
             key = issued.stdout.strip()
             gateway = f"http://{LOOPBACK}:{_free_port()}"
             log = root / "gateway.log"
-            procs.append(_start(["gateway", "serve", "--stack", stack, "--listen", gateway.removeprefix("http://"),
+            procs.append(start_cli(["gateway", "serve", "--stack", stack, "--listen", gateway.removeprefix("http://"),
                                  "--key-store", str(store), "--audit-log", str(audit), "--engine", engine], log, env))
-            _wait_ready(gateway, procs[-1], log)
+            wait_healthy(gateway, procs[-1], log, timeout=60.0)
             _check_gateway(gateway, key, texts[0])
             rows = []
             for rate in rates:
@@ -398,7 +373,7 @@ def latency_rows(rates: tuple[int, ...] = RATES) -> list[tuple[Row, Row]]:
             return rows
         finally:
             for proc in procs:
-                _stop(proc)
+                stop(proc)
 
 
 def throughput(repeat: int) -> tuple[float, float, float]:

@@ -5,11 +5,8 @@ one replica is killed; the stand-in's vLLM metrics; a header flood refused by th
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,36 +14,12 @@ import httpx
 import pytest
 
 from tests.integration.servers import LOOPBACK, free_port
+from tests.support.cli_process import start_cli, stop, wait_healthy
 from tests.unit.plan_roots import CHECKOUT
 
 pytestmark = pytest.mark.servers
 MODEL = "deepseek-ai/DeepSeek-R1"
 PHONE = "13812345678"
-
-
-def _start(args: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "components.cli", *args], cwd=CHECKOUT, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {log.read_text()[-2000:]}")
 
 
 class Stack:
@@ -72,11 +45,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for n in range(2):
             url = f"http://{LOOPBACK}:{free_port()}"
             log = tmp_path / f"engine-{n}.log"
-            proc = _start(["engine", "standin", "--listen", url.removeprefix("http://")], log)
+            proc = start_cli(["engine", "standin", "--listen", url.removeprefix("http://")], log)
             procs.append(proc)
             engines.append((url, proc, log))
         for url, proc, log in engines:
-            _wait_ready(url, proc, log)
+            wait_healthy(url, proc, log)
         store, audit = tmp_path / "keys.json", tmp_path / "audit" / "gateway.jsonl"
         issued = subprocess.run([sys.executable, "-m", "components.cli", "gateway", "key", "--stack", "lab", "--role",
                                  "api_user", "--name", "integration", "--key-store", str(store)],
@@ -87,13 +60,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "--key-store", str(store), "--audit-log", str(audit)]
         for url, _, _ in engines:
             args += ["--engine", url]
-        proc = _start(args, log)
+        proc = start_cli(args, log)
         procs.append(proc)
-        _wait_ready(gateway, proc, log)
+        wait_healthy(gateway, proc, log)
         yield Stack(gateway, [(u, p) for u, p, _ in engines], issued.stdout.strip(), audit)
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
 
 
 def test_a_chat_completion_end_to_end(stack: Stack) -> None:
@@ -144,7 +117,7 @@ def test_failover_when_a_replica_is_killed(stack: Stack) -> None:
     assert stack.chat("before").status_code == 200
     assert stack.engines[0][1].poll() is None and stack.engines[1][1].poll() is None
     _, killed = stack.engines[0]
-    _stop(killed)
+    stop(killed)
     statuses = [stack.chat(f"after {n}").status_code for n in range(6)]
     statuses += [stack.chat("streamed", stream=True).status_code for _ in range(2)]
     assert statuses == [200] * 8
@@ -154,7 +127,7 @@ def test_failover_when_a_replica_is_killed(stack: Stack) -> None:
 
 def test_every_replica_gone_is_a_503(stack: Stack) -> None:
     for _, proc in stack.engines:
-        _stop(proc)
+        stop(proc)
     response = stack.chat("anyone?")
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "engine_unavailable"

@@ -27,6 +27,7 @@ from cryptography import x509
 
 from components.gateway import tls
 from tests.integration.servers import LOOPBACK, free_port, openbao, write_private
+from tests.support.cli_process import start_cli, stop, wait_healthy
 from tests.unit.plan_roots import CHECKOUT
 
 pytestmark = pytest.mark.servers
@@ -36,37 +37,11 @@ COMMON_NAME = "gateway.podforge.test"
 STREAMED = "the quick brown fox jumps over the lazy dog " * 5  # 45 chunks of 4 characters from the stand-in
 
 
-def _cli(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "components.cli", *args], cwd=CHECKOUT, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True, env=env)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
 def _client_context(ca_pem: str, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     context = ssl.create_default_context(cadata=ca_pem)  # verifies the chain and the IP SAN 127.0.0.1
     if version is not None:
         context.maximum_version = version
     return context
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, verify: ssl.SSLContext | bool,
-                timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0, verify=verify).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {timeout:.0f}s: {log.read_text()[-2000:]}")
 
 
 def _served_cert(port: int, ca_pem: str) -> x509.Certificate:
@@ -137,26 +112,26 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsGateway]:
             engine = f"http://{LOOPBACK}:{free_port()}"
             engine_log = tmp / "engine.log"
             # the stand-in spreads 9 s over the 45 chunks of STREAMED: a stream that is open across the renewal
-            procs.append(_cli(["engine", "standin", "--listen", engine.removeprefix("http://"), "--delay-ms",
+            procs.append(start_cli(["engine", "standin", "--listen", engine.removeprefix("http://"), "--delay-ms",
                                "9000"], engine_log, env))
-            _wait_ready(engine, procs[-1], engine_log, verify=False)
+            wait_healthy(engine, procs[-1], engine_log, verify=False)
             store = tmp / "keys.json"
             issued = subprocess.run([sys.executable, "-m", "components.cli", "gateway", "key", "--stack", "tls",
                                      "--role", "api_user", "--name", "tls-test", "--key-store", str(store)],
                                     cwd=CHECKOUT, capture_output=True, text=True, timeout=60, check=True, env=env)
             port = free_port()
             log = tmp / "gateway.log"
-            procs.append(_cli(["gateway", "serve", "--stack", "tls", "--listen", f"{LOOPBACK}:{port}",
+            procs.append(start_cli(["gateway", "serve", "--stack", "tls", "--listen", f"{LOOPBACK}:{port}",
                                "--engine", engine, "--key-store", str(store), "--audit-log",
                                str(tmp / "audit.jsonl"), "--tls-vault", bao.address, "--tls-token-file",
                                str(token_file)], log, env))
             url = f"https://{LOOPBACK}:{port}"
-            _wait_ready(url, procs[-1], log, verify=_client_context(ca_pem))
+            wait_healthy(url, procs[-1], log, verify=_client_context(ca_pem))
             yield TlsGateway(url, port, ca_pem, issued.stdout.strip(), procs[-1], log,
                              OpenBaoPki(bao.address, bao.token, mount), project, env)
         finally:
             for proc in procs:
-                _stop(proc)
+                stop(proc)
 
 
 def test_tls_1_3_is_accepted_and_tls_1_2_refused(gateway: TlsGateway) -> None:
