@@ -15,6 +15,9 @@ Contract for tests that use it (mark them `@pytest.mark.lab`):
       lab.run(host, cmd)        CompletedProcess of `sh -c cmd` as root inside the host (nsenter; no SSH)
       lab.ssh(host)             paramiko client, host key checked (RejectPolicy), automation key
   - A test that takes the lab down sets `test_fn.runs_after_other_lab_tests = True`: it runs last.
+  - `site_rollout` (session-scoped) is the site play rolled out once over the whole lab; tests that need
+    converged hosts share it instead of converging again. test_rollout.py, whose tests start from it, runs
+    first, so its forced re-run meets the hosts as that rollout left them.
   - Hosts are shared: a test that stops a service, reboots a host or changes its files puts it back.
     A host's disk is its overlay; `lab down` discards it, so a fresh session starts from the plain image.
 """
@@ -23,21 +26,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from components.host import host_views
 from components.lab import hall
 from components.lab.access import LabAccess
 from components.lab.layout import LabDirs, default_state_dir, read_pid
 from components.lab.topology import lab_topology
+from components.provisioning import runner as runner_module
+from components.provisioning.rollout import roll_out
+from components.provisioning.target import host_targets
 from components.spec import load_stack_spec
+from tests.support.site_rollout import SiteRollout
 
 LAB_STACK = "lab"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked by `fn.runs_after_other_lab_tests = True` (lab down) run after every other test."""
-    items.sort(key=lambda item: bool(getattr(getattr(item, "function", None), "runs_after_other_lab_tests", False)))
+    """test_rollout.py runs first; tests marked by `fn.runs_after_other_lab_tests = True` (lab down) run last."""
+    items.sort(key=lambda item: (bool(getattr(getattr(item, "function", None), "runs_after_other_lab_tests", False)),
+                                 item.path.name != "test_rollout.py"))
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +68,26 @@ def lab() -> Iterator[LabAccess]:
     finally:
         if not was_up and os.environ.get("PODFORGE_LAB_KEEP") != "1":
             hall.down(access.topology, access.dirs, progress=lambda line: print(f"[lab] {line}"))
+
+
+@pytest.fixture(scope="session")
+def site_rollout(lab: LabAccess, tmp_path_factory: pytest.TempPathFactory) -> SiteRollout:
+    """The site play rolled out once, forced, over the whole lab (in the spec's waves, health gate between),
+    the automation key passed as text, as a Pulumi secret reaches the runner."""
+    spec = load_stack_spec(LAB_STACK)[1].spec
+    targets = {t.hostname: t for t in host_targets(host_views(spec), lab.known_hosts)}
+    state_file = tmp_path_factory.mktemp("rollout") / "rollout-state.json"
+    lines: list[str] = []
+    rendered: list[str] = []
+    real_write = runner_module._write_inventory
+
+    def keep_a_copy(private: Path, hosts, key_file):
+        path = real_write(private, hosts, key_file)
+        rendered.extend(p.read_text() for p in private.rglob("*") if p.is_file() and p != key_file)
+        return path
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner_module, "_write_inventory", keep_a_copy)
+        report = roll_out([[targets[n.hostname] for n in wave] for wave in spec.waves()], state_file,
+                          private_key=lab.private_key.read_text(), force=True, progress=lines.append)
+    return SiteRollout(report, state_file, lines, rendered)

@@ -16,7 +16,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -24,9 +23,9 @@ import yaml
 from components.artifacts import stack_artifacts
 from components.cli import main as podforge
 from components.host import host_views
+from components.provisioning.rollout import RolloutReport
 from components.provisioning.runner import RunResult, TaskEvent, run_playbook
 from components.provisioning.target import HostTarget, host_targets
-from components.render.fabric_files import fabric_files
 from components.spec import load_stack_spec
 from components.standins import build_stack_repositories, serve_directory
 
@@ -71,19 +70,11 @@ def standin_repository(lab, spec, tmp_path_factory) -> Iterator[str]:
         yield source.url
 
 
-def _with_gpu_vars(target: HostTarget, spec) -> HostTarget:
-    """The target as the rendered inventory gives it, plus what these roles read that it may not carry yet
-    (package sources, fabric files); values the inventory already has win."""
-    extra: dict[str, Any] = {
-        "podforge_package_sources": [{"name": s.name, "url": s.url, "suite": s.suite} for s in spec.software.sources],
-    }
-    files = {**fabric_files(spec, target.hostname), **target.files}
-    return replace(target, vars={**extra, **target.vars}, files=files)
-
-
 @pytest.fixture(scope="session")
 def targets(lab, spec, standin_repository) -> dict[str, HostTarget]:
-    return {t.hostname: _with_gpu_vars(t, spec) for t in host_targets(host_views(spec), lab.known_hosts)}
+    """The hosts as the rendered inventory gives them (package sources and fabric files included), once the
+    stand-in repository answers."""
+    return {t.hostname: t for t in host_targets(host_views(spec), lab.known_hosts)}
 
 
 def missing_debian_packages(lab, host: str, roles: list[str]) -> list[str]:
@@ -144,17 +135,16 @@ def left_out(lab, spec) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="session")
-def converged(lab, targets, left_out, tmp_path_factory) -> tuple[RunResult, RunResult]:
-    """gpu.yml applied twice over the whole lab: the first run converges (and reboots), the second must change nothing."""
-    playbook = gpu_play(tmp_path_factory.mktemp("gpu"), set(left_out))
-    first = run(lab, list(targets.values()), playbook)
-    second = run(lab, list(targets.values()), playbook)
-    return first, second
+def converged(lab, targets, left_out, site_rollout, tmp_path_factory) -> tuple[RolloutReport, RunResult]:
+    """The session's rollout of the site play (which imports gpu.yml; it converged and rebooted the nodes), then
+    gpu.yml on its own over the whole lab, which must change nothing."""
+    second = run(lab, list(targets.values()), gpu_play(tmp_path_factory.mktemp("gpu"), set(left_out)))
+    return site_rollout.report, second
 
 
 def test_gpu_play_converges_on_the_lab(converged) -> None:
     first, _ = converged
-    assert first.failed == [], [h.describe() for h in first.failed]
+    assert first.failed == [], first.summary()
 
 
 def test_second_run_changes_nothing(converged) -> None:
@@ -235,7 +225,7 @@ def test_role_needing_debian_packages_was_converged(role: str, left_out, converg
         pytest.skip(f"{role} not converged: the lab image lacks {', '.join(left_out[role])} "
                     f"(components/lab/rootfs.py BASE_PACKAGES)")
     first, _ = converged
-    assert first.failed == []
+    assert first.failed == [], first.summary()
 
 
 def test_driver_and_fabric_manager_mismatch_is_refused_before_any_change(lab, spec, targets, converged, tmp_path) -> None:

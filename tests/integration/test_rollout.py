@@ -6,24 +6,27 @@ Each test keeps its own applied-state file (tmp), so the lab's .lab/rollout-stat
 from __future__ import annotations
 
 import base64
+import io
 import json
 import subprocess
+from contextlib import redirect_stdout
 from dataclasses import replace
 from pathlib import Path
 
 import dill
 import pytest
+from pulumi.dynamic import CreateResult
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.host import host_views
 from components.providers.node_provisioning import NodeProvisioningError, NodeProvisioningProvider
-from components.provisioning import runner as runner_module
 from components.provisioning import state
 from components.provisioning.hashing import playbooks_hash
-from components.provisioning.rollout import RolloutReport, roll_out
+from components.provisioning.rollout import roll_out
 from components.provisioning.runner import run_site
 from components.provisioning.target import HostTarget, host_targets
 from components.spec import load_stack_spec
+from tests.support.site_rollout import SiteRollout
 
 pytestmark = pytest.mark.lab
 
@@ -49,19 +52,32 @@ def accepted_logins(lab, host: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def converged(lab, spec, targets, tmp_path_factory) -> tuple[RolloutReport, Path]:
-    """The site play rolled out once over the whole lab (in the spec's waves, health gate between)."""
-    state_file = tmp_path_factory.mktemp("rollout") / "rollout-state.json"
-    report = roll_out(waves_of(spec, targets), state_file, private_key_file=lab.private_key, force=True,
-                      progress=lambda _line: None)
-    return report, state_file
+def converged(site_rollout: SiteRollout) -> SiteRollout:
+    """The session's one rollout of the site play over the whole lab (tests/integration/conftest.py)."""
+    return site_rollout
+
+
+@pytest.fixture(scope="session")
+def provider_created(lab, targets, converged) -> tuple[NodeProvisioningProvider, dict, CreateResult]:
+    """NodeProvisioning's create, as the SDK ships the provider, on a host the session already converged."""
+    provider = dill.loads(base64.b64decode(serialize_provider(NodeProvisioningProvider())))
+    target = targets["lab-dgx-04"]
+    props = {**target.to_inputs(), "playbooks_hash": playbooks_hash(), "health_gate": True,
+             "private_key": lab.private_key.read_text()}
+    return provider, props, provider.create(props)
+
+
+def rollout_command(lab, state_file: Path, *extra: str, known_hosts: Path | None = None) -> list[str]:
+    """`podforge rollout --stack lab` with the lab's key and pins and this state file."""
+    return ["rollout", "--stack", "lab", "--ssh-key", str(lab.private_key), "--known-hosts",
+            str(known_hosts or lab.known_hosts), "--state-file", str(state_file), *extra]
 
 
 def test_site_play_succeeds_on_the_lab_hosts(converged) -> None:
-    report, state_file = converged
+    report = converged.report
     assert report.failed == [], report.summary()
     assert len([h for h in report.hosts if h.status in ("ok", "changed")]) >= 3
-    recorded = json.loads(state_file.read_text())["hosts"]
+    recorded = json.loads(converged.state_file.read_text())["hosts"]
     assert set(recorded) == {h.host for h in report.hosts}
 
 
@@ -77,29 +93,56 @@ def test_hardened_sshd_is_what_the_host_runs(lab, converged) -> None:
     assert "max_log_file_action = keep_logs" in lab.run("lab-dgx-02", "cat /etc/audit/auditd.conf").stdout
 
 
-def test_forced_rerun_changes_nothing(lab, spec, targets, converged) -> None:
-    _, state_file = converged
-    report = roll_out(waves_of(spec, targets), state_file, private_key_file=lab.private_key, force=True,
-                      progress=lambda _line: None)
-    assert report.failed == [], report.summary()
-    assert {h.host: h.changed for h in report.hosts} == dict.fromkeys(targets, 0), report.summary()
+@pytest.fixture(scope="session")
+def forced_rerun(lab, converged, tmp_path_factory) -> tuple[Path, str]:
+    """`podforge rollout --stack lab --force` on the converged lab (its own copy of the state file)."""
+    from components.cli import main
+
+    state_file = tmp_path_factory.mktemp("forced") / "rollout-state.json"
+    state_file.write_text(converged.state_file.read_text())
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(rollout_command(lab, state_file, "--force"))
+    assert code == 0, out.getvalue()[-4000:]
+    return state_file, out.getvalue()
 
 
-def test_unchanged_rerun_skips_every_host_without_a_login(lab, spec, targets, converged) -> None:
-    _, state_file = converged
+def test_forced_rerun_runs_every_host_and_changes_nothing(targets, forced_rerun) -> None:
+    state_file, out = forced_rerun
+    assert "wave 1: lab-dgx-01, lab-dgx-02" in out and "base : Harden sshd  ok" in out
+    assert "health gate on lab-dgx-01, lab-dgx-02" in out
+    assert {host: entry["changed"] for host, entry in state.load_state(state_file).items()} == dict.fromkeys(targets, 0)
+
+
+def test_unchanged_rerun_skips_every_host_without_a_login(lab, targets, forced_rerun, capsys) -> None:
+    from components.cli import main
+
+    state_file, _ = forced_rerun
     before = {h: accepted_logins(lab, h) for h in targets}
-    report = roll_out(waves_of(spec, targets), state_file, private_key_file=lab.private_key,
-                      progress=lambda _line: None)
-    assert [h.status for h in report.hosts] == ["skipped"] * len(targets)
+    assert main(rollout_command(lab, state_file)) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("wave ")] == [], out  # no wave started
+    assert out.count("inputs unchanged") == len(targets), out
     assert {h: accepted_logins(lab, h) for h in targets} == before
 
 
-def test_provider_create_diff_update_on_a_lab_host(lab, targets, converged) -> None:
-    provider = dill.loads(base64.b64decode(serialize_provider(NodeProvisioningProvider())))  # as the SDK ships it
+def test_a_changed_pin_is_a_new_input_that_runs_and_fails_unreachable(lab, forced_rerun, tmp_path: Path,
+                                                                     capsys) -> None:
+    from components.cli import main
+
+    state_file = tmp_path / "rollout-state.json"
+    state_file.write_text(forced_rerun[0].read_text())
+    impostor = tmp_path / "known_hosts"
+    impostor.write_text("10.199.77.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHR1c3RrZXl0ZXN0a2V5dGVzdGtleXRlc3RrZXk=\n")
+    assert main(rollout_command(lab, state_file, "--limit", "lab-dgx-01", known_hosts=impostor)) == 1
+    out = capsys.readouterr().out
+    assert "unreachable" in out and "wave 1: lab-dgx-01\n" in out
+    assert "lab-dgx-01" not in state.load_state(state_file)  # a failed host is forgotten: it runs next time
+
+
+def test_provider_create_diff_update_on_a_lab_host(lab, targets, provider_created) -> None:
+    provider, props, created = provider_created
     target = targets["lab-dgx-04"]
-    key = lab.private_key.read_text()
-    props = {**target.to_inputs(), "playbooks_hash": playbooks_hash(), "health_gate": True, "private_key": key}
-    created = provider.create(props)
     outs = created.outs
     assert created.id == "lab-dgx-04" and outs["changed"] == 0  # already converged by the session's rollout
     assert provider.diff(created.id, outs, props).changes is False
@@ -128,7 +171,7 @@ def test_sshd_stopped_mid_rollout_fails_that_host_alone_and_stops_later_waves(la
                                                                              tmp_path: Path) -> None:
     # Start from the converged state with wave 1's hosts forgotten: wave 1 runs, wave 2 would be skipped.
     state_file = tmp_path / "rollout-state.json"
-    state_file.write_text(converged[1].read_text())
+    state_file.write_text(converged.state_file.read_text())
     for host in ("lab-dgx-01", "lab-dgx-02"):
         state.forget(state_file, host)
     victim = "lab-dgx-02"
@@ -170,45 +213,13 @@ def test_a_host_presenting_another_host_key_is_refused(lab, spec, tmp_path: Path
     assert "host key" in result.message.lower() or "identification has changed" in result.message.lower()
 
 
-def test_a_planted_secret_lands_in_no_state_log_or_rendered_file(lab, targets, converged, tmp_path: Path,
-                                                                 monkeypatch) -> None:
-    key = lab.private_key.read_text()
-    secret_line = max(key.splitlines(), key=len)  # the key material itself, not its armour
-    rendered: list[str] = []
-    real_write = runner_module._write_inventory
-
-    def keep_a_copy(private: Path, hosts, key_file):
-        path = real_write(private, hosts, key_file)
-        rendered.extend(p.read_text() for p in private.rglob("*") if p.is_file() and p != key_file)
-        return path
-
-    monkeypatch.setattr(runner_module, "_write_inventory", keep_a_copy)
-    lines: list[str] = []
-    state_file = tmp_path / "rollout-state.json"
-    report = roll_out([[targets["lab-dgx-01"]]], state_file, private_key=key, force=True, progress=lines.append)
-    assert report.failed == [], report.summary()
-    outs = NodeProvisioningProvider().create({**targets["lab-dgx-01"].to_inputs(), "playbooks_hash": playbooks_hash(),
-                                              "health_gate": False, "private_key": key}).outs
-    assert rendered and lines
-    places = {"state file": state_file.read_text(), "progress log": "\n".join(lines),
-              "rendered files": "\n".join(rendered), "provider outputs": json.dumps(outs),
+def test_a_planted_secret_lands_in_no_state_log_or_rendered_file(lab, converged, provider_created) -> None:
+    """The session's rollout had the automation key as text; NodeProvisioning had it as an input."""
+    secret_line = max(lab.private_key.read_text().splitlines(), key=len)  # the key material itself, not its armour
+    assert converged.rendered and converged.lines
+    places = {"state file": converged.state_file.read_text(), "progress log": "\n".join(converged.lines),
+              "rendered files": "\n".join(converged.rendered), "provider outputs": json.dumps(provider_created[2].outs),
               "lab state": "\n".join(p.read_text(errors="replace") for p in lab.state_dir.glob("*")
                                      if p.is_file() and p != lab.private_key and p.stat().st_size < 1_000_000)}
     leaked = [where for where, text in places.items() if secret_line in text]
     assert leaked == []
-
-
-def test_rollout_command_runs_skips_and_exits_by_outcome(lab, converged, tmp_path: Path, capsys) -> None:
-    from components.cli import main
-
-    common = ["rollout", "--stack", "lab", "--limit", "lab-dgx-01", "--private-key", str(lab.private_key),
-              "--state-file", str(tmp_path / "state.json")]
-    assert main([*common, "--known-hosts", str(lab.known_hosts)]) == 0
-    out = capsys.readouterr().out
-    assert "wave 1: lab-dgx-01" in out and "base : Harden sshd" in out
-    assert main([*common, "--known-hosts", str(lab.known_hosts)]) == 0
-    assert "inputs unchanged" in capsys.readouterr().out
-    impostor = tmp_path / "known_hosts"
-    impostor.write_text("10.199.77.11 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHR1c3RrZXl0ZXN0a2V5dGVzdGtleXRlc3RrZXk=\n")
-    assert main([*common, "--known-hosts", str(impostor)]) == 1  # a changed pin is a different input: it runs, and fails
-    assert "unreachable" in capsys.readouterr().out
