@@ -113,8 +113,10 @@ def tls_rotator(spec: ClusterSpec, root: Path, vault: str | None = None, vault_c
                           settings.common_name, tuple(settings.alt_names), tuple(settings.ip_sans),
                           seconds(settings.ttl))
     try:
-        token = tls.read_token(token_file or (root / settings.token_file if settings.token_file else None))
-        pki = tls.VaultPki(vault or spec.keys.vault.address, token, request,
+        path = token_file or (root / settings.token_file if settings.token_file else None)
+        token = tls.read_token(path)  # now: a missing or empty token stops `serve` before it starts
+        source = (lambda: tls.read_token(path)) if path is not None else token  # a file is read again per issue
+        pki = tls.VaultPki(vault or spec.keys.vault.address, source, request,
                            verify=str(vault_ca) if vault_ca else True)
         return tls.Rotator(pki.issue, settings.renew_at)
     except tls.TlsError as exc:

@@ -202,16 +202,29 @@ class Request:
 
 
 class VaultPki:
-    """Issues certificates from `MOUNT/issue/ROLE` with hvac."""
+    """Issues certificates from `MOUNT/issue/ROLE` with hvac.
 
-    def __init__(self, address: str, token: str, request: Request, verify: str | bool = True,
+    `token` is the token, or a callable giving the current one, asked before each issue: a token file that a
+    Vault Agent sink keeps fresh is read again each time. Before each issue a renewable token is renewed
+    (`auth/token/renew-self`, in Vault's default policy), so a gateway that outlives its token's TTL still renews
+    its certificate; a token that is not renewable (a root token) is used as it is.
+    """
+
+    def __init__(self, address: str, token: str | Callable[[], str], request: Request, verify: str | bool = True,
                  timeout_s: float = 30.0) -> None:
         import hvac
 
         check_ttl(request.ttl_s)
         self.request = request
-        self._client = hvac.Client(url=check_vault_address(address), token=token, verify=verify,
+        self._token = token if callable(token) else (lambda: token)
+        self._client = hvac.Client(url=check_vault_address(address), token=self._token(), verify=verify,
                                    timeout=timeout_s)
+
+    def _fresh_token(self) -> None:
+        self._client.token = self._token()
+        info = self._client.auth.token.lookup_self().get("data") or {}
+        if info.get("renewable") and info.get("ttl"):
+            self._client.auth.token.renew_self()
 
     def __repr__(self) -> str:  # never the token
         return f"VaultPki({self.request.mount}/issue/{self.request.role})"
@@ -224,6 +237,7 @@ class VaultPki:
         where = f"Vault PKI {r.mount}/issue/{r.role}"
         issued_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         try:
+            self._fresh_token()
             answer = self._client.secrets.pki.generate_certificate(r.role, r.common_name, extra_params=r.params(),
                                                                    mount_point=r.mount)
         except hvac.exceptions.VaultError as exc:

@@ -159,6 +159,36 @@ def test_the_served_certificate_chains_to_the_openbao_ca_and_lives_at_most_72_ho
     assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == COMMON_NAME
 
 
+def test_a_short_lived_token_is_renewed_and_a_token_file_read_again_before_each_issue(gateway: TlsGateway,
+                                                                                      tmp_path: Path) -> None:
+    """A child token that may only issue (and, by the default policy, renew itself), living 30 s: each issue
+    renews it; when the file is rewritten with a new token (as a Vault Agent sink does), the next issue uses it."""
+    admin = hvac.Client(url=gateway.vault.address, token=gateway.vault.token)
+    admin.sys.create_or_update_policy("gateway-issue", f'path "{gateway.vault.mount}/issue/{ROLE}" '
+                                                       '{ capabilities = ["update"] }')
+
+    def child() -> str:
+        return admin.auth.token.create(policies=["gateway-issue"], ttl="30s", renewable=True)["auth"]["client_token"]
+
+    def ttl(token: str) -> int:
+        return int(admin.auth.token.lookup(token)["data"]["ttl"])
+
+    first = child()
+    token_file = write_private(tmp_path / "token", first.encode())
+    pki = tls.VaultPki(gateway.vault.address, lambda: tls.read_token(token_file),
+                       tls.Request(gateway.vault.mount, ROLE, COMMON_NAME, ttl_s=3600))
+    time.sleep(3)
+    assert ttl(first) <= 28
+    pki.issue()
+    assert ttl(first) >= 29  # renewed back to its 30 s
+    second = child()
+    token_file.write_text(second + "\n")
+    admin.auth.token.revoke(first)
+    time.sleep(3)
+    assert pki.issue().lifetime_s > 3500  # issued with the new token: the revoked one would be refused
+    assert ttl(second) >= 29
+
+
 def test_a_ttl_over_72_hours_is_refused(gateway: TlsGateway, tmp_path: Path) -> None:
     request = tls.Request(gateway.vault.mount, ROLE, COMMON_NAME, ip_sans=(LOOPBACK,), ttl_s=73 * 3600)
     with pytest.raises(tls.TlsError, match="at most 72h"):
