@@ -89,6 +89,28 @@ class KeyRequest(_Body):
     role: AccessRole
 
 
+def _inline(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """`schema` with its local `$defs` references replaced by what they name (none of these models nests itself)."""
+    defs = schema.get("$defs", {}) if defs is None else defs
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI requestBody of a handler that reads `model` itself (so its own 400s, not FastAPI's 422s)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": _inline(model.model_json_schema())}}}}
+
+
+_AUDIT_LIMIT = {"parameters": [{"name": "limit", "in": "query", "required": False, "schema": {
+    "type": "integer", "minimum": 1, "maximum": AUDIT_READ_MAX, "default": 100}}]}
+
+
 # --- errors -----------------------------------------------------------------------------------------------
 
 class Failure(Exception):
@@ -520,11 +542,13 @@ def create_app(rt: GatewayRuntime) -> FastAPI:
             replica.failures += 1
             yield _sse({"error": {"type": "engine_error", "message": "the engine's stream broke off"}})
 
-    @app.post("/v1/chat/completions", summary="Chat completion (permission inference:invoke on the model)")
+    @app.post("/v1/chat/completions", summary="Chat completion (permission inference:invoke on the model)",
+              openapi_extra=_json_body(ChatRequest))
     async def chat_completions(request: Request) -> Response:
         return await inference(request, "/v1/chat/completions", "chat")
 
-    @app.post("/v1/completions", summary="Text completion (permission inference:invoke on the model)")
+    @app.post("/v1/completions", summary="Text completion (permission inference:invoke on the model)",
+              openapi_extra=_json_body(CompletionRequest))
     async def completions(request: Request) -> Response:
         return await inference(request, "/v1/completions", "completion")
 
@@ -580,7 +604,8 @@ def create_app(rt: GatewayRuntime) -> FastAPI:
         return await guarded(request, "GET", "/admin/keys", None, answer)
 
     @app.post("/admin/keys", status_code=201,
-              summary="Issue an API key, shown once (permission keys:manage on its name, second factor)")
+              summary="Issue an API key, shown once (permission keys:manage on its name, second factor)",
+              openapi_extra=_json_body(KeyRequest))
     async def issue_key(request: Request) -> Response:
         call = Call("POST /admin/keys")
         req = rbac.requirement("POST", "/admin/keys")
@@ -620,7 +645,8 @@ def create_app(rt: GatewayRuntime) -> FastAPI:
         except Failure as failure:
             return fail(call, failure)
 
-    @app.get("/admin/audit", summary="The latest audit records (permission audit:read, second factor)")
+    @app.get("/admin/audit", summary="The latest audit records (permission audit:read, second factor)",
+             openapi_extra=_AUDIT_LIMIT)
     async def read_audit(request: Request) -> Response:
         async def answer(call: Call) -> Response:
             raw = request.query_params.get("limit", "100")
