@@ -4,6 +4,7 @@ telemetry, operator releases, audit topics and the observability objects, captur
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -289,3 +290,16 @@ def test_a_spec_without_serving_is_refused() -> None:
     spec = load_stack_spec("superpod")[1].spec.model_copy(update={"serving": None})
     with pytest.raises(ValueError, match="serving"):
         m.layout(spec)
+
+
+def test_the_node_exporter_config_exports_every_dcgm_field_the_gpu_alerts_read() -> None:
+    """A bare-metal node's dcgm-exporter runs the dcgm role's field list, not the GPU operator's defaults: every
+    DCGM field an alert reads must be in it (an alert on a field nobody exports never fires)."""
+    import re
+
+    text = yaml.safe_load(ALERTS_FILE.read_text())
+    read = {m for g in text["groups"] for rule in g["rules"] for m in re.findall(r"DCGM_FI_[A-Z0-9_]+", rule["expr"])}
+    defaults = Path(__file__).resolve().parents[2] / "playbooks" / "roles" / "dcgm" / "defaults" / "main.yml"
+    exported = {f["name"] for f in yaml.safe_load(defaults.read_text())["dcgm_exporter_fields"]}
+    assert read and read <= exported, sorted(read - exported)
+    assert "DCGM_FI_DEV_RETIRED_DBE" not in exported  # page retirement is pre-Ampere; A100 remaps rows
