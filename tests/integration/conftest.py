@@ -44,10 +44,17 @@ from tests.support.site_rollout import SiteRollout
 LAB_STACK = "lab"
 
 
+def _rank(item: pytest.Item) -> tuple[bool, int]:
+    """This hook orders the whole session: tests outside this directory keep their place (first); here
+    test_rollout.py runs first; tests marked `fn.runs_after_other_lab_tests = True` (lab down) run last."""
+    last = bool(getattr(getattr(item, "function", None), "runs_after_other_lab_tests", False))
+    if Path(__file__).parent not in item.path.parents:
+        return last, 0
+    return last, 1 if item.path.name == "test_rollout.py" else 2
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """test_rollout.py runs first; tests marked by `fn.runs_after_other_lab_tests = True` (lab down) run last."""
-    items.sort(key=lambda item: (bool(getattr(getattr(item, "function", None), "runs_after_other_lab_tests", False)),
-                                 item.path.name != "test_rollout.py"))
+    items.sort(key=_rank)
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,7 @@ from components.autoscale import (
     Samples,
     decide,
     gpu_query,
+    pod_selector,
     queue_query,
     window_average,
 )
@@ -259,17 +260,22 @@ def _trace(namespace: str, target: str) -> tuple[dict[str, tuple[str, dict[str, 
         return not OUTAGE[0] <= t < OUTAGE[1]
 
     series: dict[str, tuple[str, dict[str, str], list[float | None]]] = {}
+    # The Deployment's pods as Kubernetes names them: NAME-<pod-template-hash>-<5 characters>.
+    pods = {"0": f"{target}-7c9d5b6f4-x2bqz", "1": f"{target}-7c9d5b6f4-m4n7k"}
     for (replica, gpu), share in GPU_SCALE.items():
-        labels = {"namespace": namespace, "pod": f"{target}-{replica}", "gpu": gpu}
+        labels = {"namespace": namespace, "pod": pods[replica], "gpu": gpu}
         series[f"gpu-{replica}-{gpu}"] = (GPU_UTIL_METRIC, labels,
                                           [float(round(shape(t) * share)) if up(t) else None for t in scrapes])
     for replica, backlog in (("0", 18.0), ("1", 10.0)):  # a backlog for the first 4 minutes of full load
-        labels = {"namespace": namespace, "pod": f"{target}-{replica}"}
+        labels = {"namespace": namespace, "pod": pods[replica]}
         series[f"queue-{replica}"] = (QUEUE_METRIC, labels, [
             (backlog if busy_from <= t < busy_from + 240 else float(int(replica == "0") * 2)) if up(t) else None
             for t in scrapes])
+    # Busy pods that are not the engine's: the gateway, the engine's name in another namespace, and a workload
+    # whose name begins with the engine's (a prefix selector would take it).
     for name, labels in (("gateway", {"namespace": namespace, "pod": "podforge-gateway-0"}),
-                         ("elsewhere", {"namespace": f"{namespace}-other", "pod": f"{target}-0"})):
+                         ("elsewhere", {"namespace": f"{namespace}-other", "pod": pods["0"]}),
+                         ("lookalike", {"namespace": namespace, "pod": f"{target}-canary-7c9d5b6f4-x2bqz"})):
         series[f"gpu-{name}"] = (GPU_UTIL_METRIC, {**labels, "gpu": "0"}, [100.0] * len(scrapes))
         series[f"queue-{name}"] = (QUEUE_METRIC, labels, [50.0] * len(scrapes))
     return series, len(scrapes)
@@ -316,8 +322,10 @@ def autoscaling_unit_test(scaled: Mapping[str, Any], rule_file: Path, rule: Rule
             if v is not None:
                 samples.add(metric, labels, i * SCRAPE_S, v)
 
+    own = pod_selector(scaled["spec"]["scaleTargetRef"])[len('pod=~"'):-1].replace("\\\\", "\\")
+
     def engine(labels: Mapping[str, str]) -> bool:
-        return labels.get("namespace") == namespace and re.fullmatch(f"{target}-.*", labels.get("pod", "")) is not None
+        return labels.get("namespace") == namespace and re.fullmatch(own, labels.get("pod", "")) is not None
 
     checks, seen = [], set()
     for i in range(count):
@@ -354,8 +362,8 @@ def autoscaling_unit_test(scaled: Mapping[str, Any], rule_file: Path, rule: Rule
 
 def _autoscaling_files(tmp_path: Path, stack: str = "lab-serving") -> tuple[dict[str, Any], Path, dict[str, Any]]:
     _, scaled = _declared(stack)
-    namespace, target = scaled["metadata"]["namespace"], scaled["spec"]["scaleTargetRef"]["name"]
-    selector = f'namespace="{namespace}",pod=~"{target}-.*"'
+    namespace = scaled["metadata"]["namespace"]
+    selector = f'namespace="{namespace}",{pod_selector(scaled["spec"]["scaleTargetRef"])}'
     queries = {t["name"]: t["metadata"]["query"] for t in scaled["spec"]["triggers"]}
     # The expectations below are the default rule's: check that this is the rule the stack deploys.
     assert queries == {"gpu-utilization": gpu_query(selector, Rule()), "queue-depth": queue_query(selector, Rule())}

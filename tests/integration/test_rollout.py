@@ -20,6 +20,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.host import host_views
 from components.providers.node_provisioning import NodeProvisioningError, NodeProvisioningProvider
+from components.providers.sdk_pickler import restored_pickler
 from components.provisioning import state
 from components.provisioning.hashing import playbooks_hash
 from components.provisioning.rollout import roll_out
@@ -60,7 +61,8 @@ def converged(site_rollout: SiteRollout) -> SiteRollout:
 @pytest.fixture(scope="session")
 def provider_created(lab, targets, converged) -> tuple[NodeProvisioningProvider, dict, CreateResult]:
     """NodeProvisioning's create, as the SDK ships the provider, on a host the session already converged."""
-    provider = dill.loads(base64.b64decode(serialize_provider(NodeProvisioningProvider())))
+    with restored_pickler():  # the SDK's serialize_provider leaves its pickler patch behind otherwise
+        provider = dill.loads(base64.b64decode(serialize_provider(NodeProvisioningProvider())))
     target = targets["lab-dgx-04"]
     props = {**target.to_inputs(), "playbooks_hash": playbooks_hash(), "health_gate": True,
              "private_key": lab.private_key.read_text()}
