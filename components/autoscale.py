@@ -244,11 +244,16 @@ _SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
 _POD_NAMES = {"Deployment": f"-{_SAFE}{{1,10}}-{_SAFE}{{5}}", "LeaderWorkerSet": "-[0-9]+(-[0-9]+)?"}
 
 
-def pod_selector(target: str | Mapping[str, str]) -> str:
-    """`pod=~"…"`: the pods of a Deployment (a plain name) or LeaderWorkerSet, as PromQL matches them (anchored)."""
+def pod_pattern(target: str | Mapping[str, str]) -> str:
+    """The regular expression (anchored, as PromQL and re.fullmatch apply it) of the pods of a Deployment (a plain
+    name) or LeaderWorkerSet."""
     ref = {"name": target} if isinstance(target, str) else dict(target)
-    name = ref["name"].replace(".", "\\\\.")  # a dot in a name is literal: \\. inside the PromQL string
-    return f'pod=~"{name}{_POD_NAMES[ref.get("kind", "Deployment")]}"'
+    return ref["name"].replace(".", "\\.") + _POD_NAMES[ref.get("kind", "Deployment")]
+
+
+def pod_selector(target: str | Mapping[str, str]) -> str:
+    """`pod=~"…"`: `pod_pattern` as a PromQL matcher (its backslashes escaped inside the string)."""
+    return 'pod=~"' + pod_pattern(target).replace("\\", "\\\\") + '"'
 
 
 def _trigger(name: str, server: str, query: str) -> dict[str, Any]:

@@ -114,8 +114,9 @@ def tls_rotator(spec: ClusterSpec, root: Path, vault: str | None = None, vault_c
                           seconds(settings.ttl))
     try:
         path = token_file or (root / settings.token_file if settings.token_file else None)
-        token = tls.read_token(path)  # now: a missing or empty token stops `serve` before it starts
-        source = (lambda: tls.read_token(path)) if path is not None else token  # a file is read again per issue
+        # A file is read again before each issue; VaultPki reads it once now, so a missing or empty token stops
+        # `serve` before it starts.
+        source = (lambda: tls.read_token(path)) if path is not None else tls.read_token(None)
         pki = tls.VaultPki(vault or spec.keys.vault.address, source, request,
                            verify=str(vault_ca) if vault_ca else True)
         return tls.Rotator(pki.issue, settings.renew_at)

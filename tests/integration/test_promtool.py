@@ -39,6 +39,7 @@ from components.autoscale import (
     Samples,
     decide,
     gpu_query,
+    pod_pattern,
     pod_selector,
     queue_query,
     window_average,
@@ -322,7 +323,7 @@ def autoscaling_unit_test(scaled: Mapping[str, Any], rule_file: Path, rule: Rule
             if v is not None:
                 samples.add(metric, labels, i * SCRAPE_S, v)
 
-    own = pod_selector(scaled["spec"]["scaleTargetRef"])[len('pod=~"'):-1].replace("\\\\", "\\")
+    own = pod_pattern(scaled["spec"]["scaleTargetRef"])
 
     def engine(labels: Mapping[str, str]) -> bool:
         return labels.get("namespace") == namespace and re.fullmatch(own, labels.get("pod", "")) is not None

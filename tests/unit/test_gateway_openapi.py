@@ -29,16 +29,23 @@ def api(gateway: Rig):
     return schemathesis.openapi.from_dict(gateway.client.get("/openapi.json").json())
 
 
-def credentials(gateway: Rig, path: str, which: int) -> dict[str, str]:
-    """None, or the identity the endpoint is for: an API key for inference, OIDC tokens with a second factor
-    for the administrators' endpoints."""
+@pytest.fixture(scope="module")
+def identities(gateway: Rig) -> dict[str, dict[str, str]]:
+    """The headers of each identity the run sends, made once: an API key for inference, OIDC tokens with a
+    second factor for the administrators' endpoints."""
+    return {"api": gateway.key("api_user", "fuzz"), "audit": gateway.bearer(["audit_admin"]),
+            "security": gateway.bearer(["security_admin"])}
+
+
+def credentials(identities: dict[str, dict[str, str]], path: str, which: int) -> dict[str, str]:
+    """None, or the identity the endpoint is for."""
     if which == 0:
         return {}
     if path.startswith("/admin/audit"):
-        return gateway.bearer(["audit_admin"])
+        return identities["audit"]
     if path.startswith("/admin/"):
-        return gateway.bearer(["security_admin"])
-    return gateway.key("api_user", f"fuzz-{len(gateway.store.records())}")
+        return identities["security"]
+    return identities["api"]
 
 
 # The operations with something to break (a body or a query parameter): negative cases run for these too.
@@ -46,7 +53,7 @@ BREAKABLE = {("POST", "/v1/chat/completions"), ("POST", "/v1/completions"), ("PO
              ("GET", "/admin/audit")}
 
 
-def test_no_request_gets_a_server_error(api, gateway: Rig) -> None:
+def test_no_request_gets_a_server_error(api, gateway: Rig, identities: dict[str, dict[str, str]]) -> None:
     """Each operation, schemathesis' positive cases and, where there is something to break, its negative ones,
     each sent once without and once with credentials. (Schemathesis' pytest plugin does not load under this
     pytest; its strategies do.)"""
@@ -62,7 +69,7 @@ def test_no_request_gets_a_server_error(api, gateway: Rig) -> None:
             def send(case) -> None:
                 sent = case.as_transport_kwargs(base_url="http://testserver")
                 for which in (0, 1):
-                    headers = {**(sent.get("headers") or {}), **credentials(gateway, case.path, which)}
+                    headers = {**(sent.get("headers") or {}), **credentials(identities, case.path, which)}
                     response = gateway.client.request(sent["method"], sent["url"], headers=headers,
                                                       params=sent.get("params"), json=sent.get("json"),
                                                       content=sent.get("data"))
