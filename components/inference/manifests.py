@@ -42,6 +42,7 @@ from components.spec.checks import serving_nodes
 from components.spec.inference import InferencePlatform
 from components.spec.nodes import NodeRole
 from components.spec.storage import ExportProtocol
+from components.vault import kubernetes_auth as vault_auth
 from components.vault.policies import PKI_ROLE
 
 ENGINE = "podforge-engine"
@@ -458,11 +459,15 @@ def cert_duration_seconds(spec: ClusterSpec) -> int:
     return min(seconds(spec.keys.vault.pki.cert_ttl), MAX_CERT_SECONDS)
 
 
-def issuer_spec(spec: ClusterSpec) -> dict[str, Any]:
+def issuer_spec(spec: ClusterSpec, platform: InferencePlatform) -> dict[str, Any]:
+    """The Vault Issuer: sign at the service PKI role, log in with a token of cert-manager's own service account
+    that also carries the API server's audience, so Vault can review it with itself (components.vault.
+    kubernetes_auth)."""
     vault = spec.keys.vault
+    account = {"name": vault_auth.SERVICE_ACCOUNT, "audiences": [platform.vault_auth.api_audience]}
     return {"vault": {"server": vault.address, "path": f"{vault.pki.intermediate_mount}/sign/{PKI_ROLE}",
-                      "auth": {"kubernetes": {"role": "podforge-cert-manager", "mountPath": "/v1/auth/kubernetes",
-                                              "serviceAccountRef": {"name": "podforge-cert-manager"}}}}}
+                      "auth": {"kubernetes": {"role": vault_auth.ROLE, "mountPath": vault_auth.mount_path(platform),
+                                              "serviceAccountRef": account}}}}
 
 
 def certificate_spec(spec: ClusterSpec, platform: InferencePlatform) -> dict[str, Any]:
@@ -473,7 +478,7 @@ def certificate_spec(spec: ClusterSpec, platform: InferencePlatform) -> dict[str
         key["size"] = spec.keys.vault.pki.key_bits
     return {"secretName": "inference-tls", "duration": f"{duration // 3600}h",
             "renewBefore": f"{duration // 3 // 3600}h", "dnsNames": [ingress_host(spec, platform)],
-            "privateKey": key, "issuerRef": {"name": "vault-pki", "kind": "Issuer", "group": "cert-manager.io"}}
+            "privateKey": key, "issuerRef": {"name": vault_auth.ISSUER, "kind": "Issuer", "group": "cert-manager.io"}}
 
 
 def ingress_spec(spec: ClusterSpec, platform: InferencePlatform) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_vault as vault
 
 from components import paths
 from components import release as machine
@@ -21,6 +22,7 @@ from components.inference import releases
 from components.inference.observability import alert_groups, dashboard_json
 from components.spec import ClusterSpec
 from components.spec.inference import InferencePlatform
+from components.vault import kubernetes_auth as vault_auth
 
 TYPE = "podforge:inference:InferenceStack"
 GPU_OPERATOR_NAMESPACE = "gpu-operator"
@@ -190,9 +192,10 @@ class InferenceStack(pulumi.ComponentResource):
              in_ns: pulumi.ResourceOptions) -> None:
         """cert-manager issues the ingress certificate from Vault's PKI; it logs in to Vault with a token of
         its own service account here, which it may request (cert-manager docs, Vault issuer, "Secretless
-        Authentication with a Service Account")."""
-        sa = "podforge-cert-manager"
-        k8s.core.v1.ServiceAccount(f"{name}-cert-manager-sa", opts=in_ns, metadata=m.meta(sa, ns))
+        Authentication with a Service Account"), and Vault checks that token with the Kubernetes auth method
+        declared below (components.vault.kubernetes_auth)."""
+        sa = vault_auth.SERVICE_ACCOUNT
+        account = k8s.core.v1.ServiceAccount(f"{name}-cert-manager-sa", opts=in_ns, metadata=m.meta(sa, ns))
         k8s.rbac.v1.Role(f"{name}-cert-manager-token", opts=in_ns, metadata=m.meta(f"{sa}-token", ns),
                          rules=[{"apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": [sa],
                                  "verbs": ["create"]}])
@@ -201,11 +204,52 @@ class InferenceStack(pulumi.ComponentResource):
                                           "name": f"{sa}-token"},
                                 subjects=[{"kind": "ServiceAccount", "name": "cert-manager",
                                            "namespace": "cert-manager"}])
-        issuer = cr(f"{name}-issuer", "cert-manager.io/v1", "Issuer", m.meta("vault-pki", ns), m.issuer_spec(spec))
+        # Vault reviews the login token with the token itself: its service account may create TokenReviews.
+        delegator = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-cert-manager-auth-delegator", opts=pulumi.ResourceOptions(parent=self),
+            metadata=m.meta(f"{sa}-{ns}-auth-delegator"),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"},
+            subjects=[{"kind": "ServiceAccount", "name": sa, "namespace": ns}])
+        login = self._vault_login(name, spec, platform, depends_on=[account, delegator])
+        issuer = cr(f"{name}-issuer", "cert-manager.io/v1", "Issuer", m.meta(vault_auth.ISSUER, ns),
+                    m.issuer_spec(spec, platform), pulumi.ResourceOptions(parent=self, depends_on=[login]))
         cert = cr(f"{name}-certificate", "cert-manager.io/v1", "Certificate", m.meta("inference-tls", ns),
                   m.certificate_spec(spec, platform), pulumi.ResourceOptions(parent=self, depends_on=[issuer]))
         k8s.networking.v1.Ingress(f"{name}-ingress", opts=pulumi.ResourceOptions(parent=self, depends_on=[cert]),
                                   metadata=m.meta("inference", ns), spec=m.ingress_spec(spec, platform))
+
+    def _vault_login(self, name: str, spec: ClusterSpec, platform: InferencePlatform,
+                     depends_on: list[pulumi.Resource]) -> pulumi.Resource:
+        """Vault's side of cert-manager's login: the Kubernetes auth method, its API server, cert-manager's
+        policy (sign with the service role only) and the role bound to the service account, namespace and the
+        Issuer's audience. Without a token_reviewer_jwt Vault reviews each login's token with itself."""
+        auth = platform.vault_auth
+        child = pulumi.ResourceOptions(parent=self)
+        ca_pem = None
+        if auth.ca_file is not None:
+            path = paths.project_root() / auth.ca_file
+            try:
+                ca_pem = path.read_text()
+            except OSError as exc:
+                raise pulumi.RunError(f"serving.platform.vault_auth.ca_file {auth.ca_file}: cannot read it "
+                                      f"({exc.strerror}); copy the cluster CA there (kubespray: "
+                                      "/etc/kubernetes/ssl/ca.crt on a control-plane node)") from None
+        backend = vault.AuthBackend(f"{name}-vault-kubernetes-auth", opts=child, type="kubernetes",
+                                    path=auth.mount, description="podforge: cert-manager's logins")
+        config = vault.kubernetes.AuthBackendConfig(
+            f"{name}-vault-kubernetes-config", opts=child, backend=backend.path,
+            kubernetes_host=vault_auth.kubernetes_host(spec, platform), kubernetes_ca_cert=ca_pem,
+            disable_local_ca_jwt=True)
+        policy = vault.Policy(f"{name}-vault-cert-manager-policy", opts=child, name=vault_auth.ROLE,
+                              policy=vault_auth.policy_text(spec))
+        bound = vault_auth.role_binding(platform)
+        return vault.kubernetes.AuthBackendRole(
+            f"{name}-vault-cert-manager-role", opts=pulumi.ResourceOptions(parent=self,
+                                                                           depends_on=[config, *depends_on]),
+            backend=backend.path, role_name=vault_auth.ROLE,
+            bound_service_account_names=list(bound.service_accounts),
+            bound_service_account_namespaces=list(bound.namespaces), audience=bound.audience,
+            token_policies=[policy.name], token_ttl=bound.token_ttl, token_max_ttl=bound.token_ttl)
 
     def _observability(self, name: str, spec: ClusterSpec, platform: InferencePlatform, ns: str, cr,
                        in_ns: pulumi.ResourceOptions, child: pulumi.ResourceOptions) -> None:

@@ -869,6 +869,23 @@ def _serving(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
                f"at most the GPUs of one serving node ({min(gpus)})")
 
 
+@needs("serving", "nodes")
+def _vault_auth(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    """Vault's Kubernetes auth for cert-manager (on a site with Kubernetes nodes) needs an API server to review
+    tokens with, and a CA file in the project."""
+    if spec.serving is None:
+        return
+    auth = spec.serving.platform.vault_auth
+    base = ("serving", "platform", "vault_auth")
+    kubernetes = spec.nodes_with(NodeRole.kube_node)
+    if kubernetes and auth.kubernetes_host is None and not spec.nodes_with(NodeRole.kube_control_plane):
+        yield (base + ("kubernetes_host",), None,
+               "the API server's https:// URL (no node has the kube_control_plane role to default to)")
+    if auth.ca_file is not None and _outside_project(auth.ca_file):
+        yield (base + ("ca_file",), auth.ca_file,
+               "a file inside the project: a path relative to it that does not leave it with '..'")
+
+
 @needs("serving", "nodes", "software")
 def _serving_port(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     """The engine's port is free on its nodes: not sshd's, not one of the dcgm role's services on a gpu_node."""

@@ -41,6 +41,27 @@ class AuditTopics(SpecModel):
     replicas: int = Field(3, ge=1, description="Replicas per partition (1 for a one-broker lab).")
 
 
+class VaultKubernetesAuth(SpecModel):
+    """Vault's side of cert-manager's login: the Kubernetes auth method that checks the service-account token
+    cert-manager presents (Vault docs, "Kubernetes auth method"; docs/inference.md, TLS)."""
+
+    mount: Name = Field("kubernetes", description="Path of Vault's Kubernetes auth method (`auth/<mount>`); the "
+                                                  "Issuer logs in at `/v1/auth/<mount>/login`.")
+    kubernetes_host: str | None = Field(
+        None, pattern=r"^https://\S+$",
+        description="API server URL Vault sends its TokenReviews to; default `https://<management address of the "
+                    "first kube_control_plane node>:6443` (kubespray's kube_apiserver_port).")
+    ca_file: str | None = Field(
+        None, description="PEM file of the cluster's CA (kubespray leaves it at /etc/kubernetes/ssl/ca.crt on the "
+                          "control-plane nodes), relative to the project; without it Vault trusts its system CAs.")
+    api_audience: str = Field(
+        "https://kubernetes.default.svc.cluster.local", min_length=1,
+        description="An audience the API server accepts (its --api-audiences, which default to its "
+                    "--service-account-issuer; kubeadm's is `https://kubernetes.default.svc.<dnsDomain>`). "
+                    "cert-manager adds it to the token it requests, so Vault can review the token with the token "
+                    "itself and no long-lived reviewer token exists.")
+
+
 class InferencePlatform(SpecModel):
     namespace: Name = Field("inference", description="Namespace of the engine, gateway and their objects.")
     monitoring_namespace: Name = Field("monitoring", description="Namespace of Prometheus and Grafana.")
@@ -59,6 +80,8 @@ class InferencePlatform(SpecModel):
     audit_topics: AuditTopics = Field(default_factory=AuditTopics, description="Kafka topics of the audit streams.")
     kms_transit_key: Name = Field("kubernetes-secrets", description="Vault transit key (in keys.vault.transit.keys) "
                                                                     "that encrypts Kubernetes Secrets at rest (KMS v2).")
+    vault_auth: VaultKubernetesAuth = Field(default_factory=VaultKubernetesAuth,
+                                            description="Vault's Kubernetes auth method cert-manager logs in with.")
 
     @model_validator(mode="after")
     def _replica_range(self) -> InferencePlatform:

@@ -1,4 +1,5 @@
-"""Apply the transit, PKI and policy resources VaultKmip declared to a real Vault-API server.
+"""Apply the transit, PKI and policy resources VaultKmip declared, and the Kubernetes auth method the serving stack
+declares for cert-manager, to a real Vault-API server.
 
 The inputs are the declared ones (captured under the mock runtime), translated from the provider's
 camelCased inputs to Vault's HTTP API. KMIP resources need Vault Enterprise and the audit device is declared
@@ -22,9 +23,13 @@ PKI_SET_SIGNED = "vault:pkiSecret/secretBackendIntermediateSetSigned:SecretBacke
 PKI_ROLE = "vault:pkiSecret/secretBackendRole:SecretBackendRole"
 POLICY = "vault:index/policy:Policy"
 AUDIT = "vault:index/audit:Audit"
+AUTH_BACKEND = "vault:index/authBackend:AuthBackend"
+KUBERNETES_CONFIG = "vault:kubernetes/authBackendConfig:AuthBackendConfig"
+KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 
 # The order Vault needs them in: mounts first, the intermediate CA signed before its role issues.
-ORDER = [MOUNT, TRANSIT_KEY, PKI_ROOT, PKI_CSR, PKI_SIGN, PKI_SET_SIGNED, PKI_ROLE, POLICY]
+ORDER = [MOUNT, TRANSIT_KEY, PKI_ROOT, PKI_CSR, PKI_SIGN, PKI_SET_SIGNED, PKI_ROLE, POLICY, AUTH_BACKEND,
+         KUBERNETES_CONFIG, KUBERNETES_ROLE]
 SKIPPED = {
     "vault:kmip/": "KMIP is a Vault Enterprise engine (OpenBao has none): checked under mocks, protocol against PyKMIP",
     "vault:generic/endpoint:Endpoint": "KMIP credential generation is Vault Enterprise: checked under mocks",
@@ -95,5 +100,17 @@ def apply_declared(session: VaultSession, resources: list[DeclaredResource]) -> 
                 key_bits="keyBits", ttl="ttl", max_ttl="maxTtl", server_flag="serverFlag", client_flag="clientFlag"))
         elif resource.type == POLICY:
             session.call("PUT", f"sys/policies/acl/{i['name']}", "create", {"policy": i["policy"]})
+        elif resource.type == AUTH_BACKEND:
+            session.call("POST", f"sys/auth/{i['path']}", "create",
+                         {"type": i["type"], "description": i.get("description", "")})
+        elif resource.type == KUBERNETES_CONFIG:
+            session.call("POST", f"auth/{i['backend']}/config", "update", _pick(
+                i, kubernetes_host="kubernetesHost", kubernetes_ca_cert="kubernetesCaCert",
+                token_reviewer_jwt="tokenReviewerJwt", disable_local_ca_jwt="disableLocalCaJwt"))
+        elif resource.type == KUBERNETES_ROLE:
+            session.call("POST", f"auth/{i['backend']}/role/{i['roleName']}", "create", _pick(
+                i, bound_service_account_names="boundServiceAccountNames",
+                bound_service_account_namespaces="boundServiceAccountNamespaces", audience="audience",
+                token_policies="tokenPolicies", token_ttl="tokenTtl", token_max_ttl="tokenMaxTtl"))
         result.applied.append(resource.name)
     return result
