@@ -90,7 +90,16 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest tests/unit tests/integration -q --durations=25
 
-bench: setup
+# Benchmark-only packages (Presidio and spaCy for the side-by-side desensitization table, ~100 MB of wheels):
+# installed by `make bench` only, never by setup or test.
+BENCH_STAMP := $(VENV)/.podforge-bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -r requirements-bench.lock
+	$(BIN)/python -m pip check
+	touch $(BENCH_STAMP)
+
+bench: setup $(BENCH_STAMP)
 	$(BIN)/python -m tests.benchmarks
 
 lint: setup

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tests.benchmarks import desensitize, fabric, gateway, kafka, plan, policy, rollout
+from tests.benchmarks import desensitize, desensitize_compare, fabric, gateway, kafka, plan, policy, rollout
 
-BENCHMARKS = {"desensitize": desensitize, "fabric": fabric, "gateway": gateway, "kafka": kafka, "plan": plan,
-              "policy": policy, "rollout": rollout}
+BENCHMARKS = {"desensitize": desensitize, "desensitize_compare": desensitize_compare, "fabric": fabric,
+              "gateway": gateway, "kafka": kafka, "plan": plan, "policy": policy, "rollout": rollout}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,31 @@
 """`scan(text)`: every personal-data value in a text, one finding per span, code-point offsets, end exclusive.
 
-How it stays fast: each pattern starts with a character class or literal, so the regular-expression engine
-skips ahead in C to the places a value can begin; the "not inside a longer token" test comes right after the
-first character (`X(?<![0-9A-Za-z].)`), never first, which would turn that skipping off. Patterns are compiled
-once, at import. Values are then checked in Python (check digits, dates, ranges) and overlapping candidates
-are resolved: the most specific category (categories.PRIORITY) wins, then the longer span.
+How it stays fast: one master pattern finds the candidates of every category in a single pass. Each of its
+branches starts with a literal character, so the regular-expression engine skips ahead in C to the places a
+value can begin; the "not inside a longer token" test comes right after the first character
+(`X(?<![0-9A-Za-z].)`), never first, which would turn that skipping off. The group naming an alternative is
+empty and last, and the last alternative of a branch has none, so the engine keeps few groups and records
+one only for the alternative that matched. The matches come from one iterator (`finditer`), set up again only
+where a check sends the search elsewhere. Values are then checked in Python, cheapest test first (lengths
+and shapes, then check digits computed in C: int() in a suitable base, bytes arithmetic, str.strip against an
+alphabet; a date last), and overlapping candidates are resolved: the most specific category
+(categories.PRIORITY) wins, then the longer span. Patterns are compiled once, at import.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
+from typing import NamedTuple
 
 from components.gateway.desensitize import checks, lexicon
 from components.gateway.desensitize.categories import PRIORITY
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One value: its category and where it is in the text (code points, `end` exclusive)."""
+class Finding(NamedTuple):
+    """One value: its category and where it is in the text (code points, `end` exclusive). Immutable; a named
+    tuple, so making one costs what a tuple costs (a scan makes one per value)."""
 
     category: str
     start: int
@@ -54,8 +61,9 @@ _ALTERNATIVES: tuple[tuple[str, str, str], ...] = (
     ("ssn", "0-8", r"(?<![0-9A-Za-z-].)[0-9]{2}-[0-9]{2}-[0-9]{4}(?![0-9A-Za-z]|-[0-9])"),
     ("ipv4", "0-9", r"(?<![0-9A-Za-z.].)[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9A-Za-z]|\.[0-9])"),
     # Grouped card numbers as cards print them: 4-4-4-4 (13 to 16 digits), 4-4-4-4-3 (19), 4-6-5 (Amex), 6-13.
-    ("card", "2-6", _NB + r"(?:[0-9]{3}(?P<card_sep>[ -])[0-9]{4}(?P=card_sep)[0-9]{4}(?P=card_sep)[0-9]{1,4}"
-                          r"(?:(?P=card_sep)[0-9]{3})?|[0-9]{3}[ -][0-9]{6}[ -][0-9]{5}|[0-9]{5}[ -][0-9]{13})" + _NA),
+    ("card", "2-6", _NB + r"(?:[0-9]{3} [0-9]{4} [0-9]{4} [0-9]{1,4}(?: [0-9]{3})?"
+                          r"|[0-9]{3}-[0-9]{4}-[0-9]{4}-[0-9]{1,4}(?:-[0-9]{3})?"  # one separator throughout
+                          r"|[0-9]{3}[ -][0-9]{6}[ -][0-9]{5}|[0-9]{5}[ -][0-9]{13})" + _NA),
     ("mobile", "1", _NB + r"[3-9][0-9](?:[ -][0-9]{4}){2}" + _NA),
     ("mobile0086", "0", _NB + r"086[ -]?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}" + _NA),
     ("landline", "0", _NB + r"(?:10|2[0-9]|[3-9][0-9]{2})[ -][2-8][0-9]{2,3}[ -]?[0-9]{4}" + _NA),
@@ -77,7 +85,8 @@ _ALTERNATIVES: tuple[tuple[str, str, str], ...] = (
      + _PASSPORT_V[1:]),
     ("plate", "A-HJ-NP-Z", f"(?<=[{lexicon.PROVINCE_ABBREVIATIONS}][A-HJ-NP-Z])" + r"[·•・ ]?"
               r"(?:[DF][A-HJ-NP-Z0-9][0-9]{4}|[0-9]{5}[DF]|[A-HJ-NP-Z0-9]{4}[A-HJ-NP-Z0-9挂学警])" + _NA),
-    ("token", "0-9A-Z", r"(?<![0-9A-Za-z_].)[0-9A-Za-z]{6,18}(?![0-9A-Za-z_])"),
+    # A token carries a digit (every category it can be does): a word of letters alone is passed over here.
+    ("token", "0-9A-Z", r"(?<![0-9A-Za-z_].)(?:(?<=[0-9])|(?=[A-Za-z]{0,17}[0-9]))[0-9A-Za-z]{6,18}(?![0-9A-Za-z_])"),
     ("plus_mobile", "+", r"86[ -]?1[3-9][0-9][ -]?[0-9]{4}[ -]?[0-9]{4}" + _NA),
     ("plus_landline", "+", r"86[ -](?:10|2[0-9]|[3-9][0-9]{2})[ -][2-8][0-9]{2,3}[ -]?[0-9]{4}" + _NA),
     ("paren_landline", "(", r"0(?:10|2[0-9]|[3-9][0-9]{2})\) ?[2-8][0-9]{6,7}" + _NA),
@@ -106,12 +115,16 @@ def _chars(cls: str) -> set[str]:
 
 
 
-def _master_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
+def _master_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, str]], dict[str, str]]:
     """One branch per first character: the character as a literal, then the alternatives that can start with
     it (for word lists, only the words that start with it, as literals). A branch whose alternatives all start
     with a literal lets the engine skip in C to the next character that can start a value, and try there only
     that character's alternatives. Where every alternative of a character needs a word start, the test comes
-    once, right after the character."""
+    once, right after the character.
+
+    Returns the pattern, the groups (a group's name → the alternative and its value group) and, per first
+    character, the alternative that has no naming group (the last of its branch: a match with no naming
+    group is that one). Groups are few on purpose: the engine's cost per match grows with their number."""
     by_char: dict[str, list[tuple[str, str, bool]]] = {}
     for name, first, rest in _ALTERNATIVES:
         if isinstance(first, tuple):
@@ -126,20 +139,30 @@ def _master_pattern() -> tuple[re.Pattern[str], dict[str, tuple[str, str]]]:
                 # a plate's letter follows its province character, so it starts a word too
                 by_char.setdefault(ch, []).append((name, rest, rest.startswith("(?<![0-9A-Za-z") or name == "plate"))
     groups: dict[str, tuple[str, str]] = {}
+    unmarked: dict[str, str] = {}
     branches = []
     for k, (ch, alternatives) in enumerate(sorted(by_char.items())):
         parts = []
-        for name, rest, _ in alternatives:
+        for i, (name, rest, _) in enumerate(alternatives):
             body = re.sub(r"\(\?P<(\w+)>", lambda m, k=k: f"(?P<{m.group(1)}__{k}>", rest)
             body = re.sub(r"\(\?P=(\w+)\)", lambda m, k=k: f"(?P={m.group(1)}__{k})", body)
-            parts.append(f"(?P<{name}__{k}>{body})")
-            groups[f"{name}__{k}"] = (name, f"{name}_v__{k}")
+            # The group that names the alternative is empty and comes last: the engine records a group only where
+            # it reaches it, so an alternative that fails costs no group bookkeeping (which grows with the group's
+            # number: with a group per alternative and character, that bookkeeping was most of the scan's time).
+            for inner in re.findall(r"\(\?P<(\w+)>", body):  # an unmarked match may close one of these last
+                groups[inner] = (name, f"{name}_v__{k}")
+            if i == len(alternatives) - 1:
+                parts.append(body)
+                unmarked[ch] = name
+            else:
+                parts.append(f"(?:{body})(?P<{name}__{k}>)")
+                groups[f"{name}__{k}"] = (name, f"{name}_v__{k}")
         shared = _NB if all(word_start for _, _, word_start in alternatives) else ""
         branches.append(re.escape(ch) + shared + "(?:" + "|".join(parts) + ")")
-    return re.compile("|".join(branches)), groups
+    return re.compile("|".join(branches)), groups, unmarked
 
 
-_MASTER, _GROUPS = _master_pattern()
+_MASTER, _GROUPS, _UNMARKED = _master_pattern()
 
 # Values of the tokens pass by length and content.
 _PASSPORT = re.compile(r"E[0-9]{8}|E[A-HJ-NP-Z][0-9]{7}|G[0-9]{8}|(?:DE|SE|PE)[0-9]{7}")
@@ -171,13 +194,21 @@ _KEYWORD_CATEGORY = {"en_mrn": "medical_record", "cn_mrn": "medical_record", "en
 _CARD_LENGTHS = {"4": (13, 16, 19), "5": (16,), "2": (16,), "34": (15,), "37": (15,)}
 
 
+_OTHER_LENGTHS = tuple(range(16, 20))
+_DINERS_LENGTHS = tuple(range(14, 20))  # prefixes 30, 36, 38, 39
+
+
 def _card_ok(digits: str) -> bool:
-    m = _CARD_PREFIX.match(digits)
-    if m is None or not 13 <= len(digits) <= 19:
+    if not 13 <= len(digits) <= 19:
         return False
-    lengths = _CARD_LENGTHS.get(m.group(), _CARD_LENGTHS.get(m.group()[0], tuple(range(16, 20))))
-    if m.group()[:2] in ("30", "36", "38", "39"):
-        lengths = tuple(range(14, 20))
+    m = _CARD_PREFIX.match(digits)
+    if m is None:
+        return False
+    prefix = m.group()
+    if prefix[:2] in ("30", "36", "38", "39"):
+        lengths = _DINERS_LENGTHS
+    else:
+        lengths = _CARD_LENGTHS.get(prefix) or _CARD_LENGTHS.get(prefix[0]) or _OTHER_LENGTHS
     return len(digits) in lengths and checks.luhn_valid(digits)
 
 
@@ -243,7 +274,7 @@ def _separator(text: str, p: int, out: list[Candidate]) -> int:
         before, after = text[s - 1:s], text[e:e + 1]
         value = text[s:e]
         if value.count(":") >= 2 and not (before.isascii() and before.isalnum()) \
-                and not (after.isascii() and after.isalnum()) and checks.valid_ip(value):
+                and not (after.isascii() and after.isalnum()) and checks.valid_ipv6(value):
             out.append(("ip_address", s, e))
             return e
     q = p
@@ -294,27 +325,46 @@ def _name_before_title(text: str, t: int, out: list[Candidate]) -> None:
             return
 
 
+_SIMPLE = {"pem": "credential", "akia": "credential", "mobile": "mobile", "mobile0086": "mobile",
+           "plus_mobile": "mobile", "landline": "landline", "plus_landline": "landline", "paren_landline": "landline",
+           "en_address": "address"}
+"""Alternatives whose match is the value, with no check after it."""
+_HAS_DIGIT = re.compile("[0-9]").search
+
+
 def _master(text: str, out: list[Candidate]) -> None:
-    search = _MASTER.search
-    pos = 0
-    while True:
-        m = search(text, pos)
-        if m is None:
-            return
-        kind, value_group = _GROUPS[m.lastgroup]
+    pos: int | None = 0
+    while pos is not None:
+        pos = _master_from(text, pos, out)
+
+
+def _master_from(text: str, pos: int, out: list[Candidate]) -> int | None:
+    """The master pattern's matches from `pos` on, one iterator (the engine sets up its state once, not once per
+    match); returns where to search again when a value's check sends the search elsewhere than the end of the
+    match (a failed check: the next character; an IPv6 address or an assignment: its end), None at the end."""
+    append = out.append
+    for m in _MASTER.finditer(text, pos):
         s, e = m.span()
-        pos = e
+        group = m.lastgroup
+        if group is None:
+            kind, value_group = _UNMARKED[text[s]], ""
+        else:
+            kind, value_group = _GROUPS[group]
         if kind == "token":
             _token(text, s, e, out)
         elif kind == "sep":
-            pos = _separator(text, s, out)
+            p = _separator(text, s, out)
+            if p != e:
+                return p
+        elif kind in _SIMPLE:
+            append((_SIMPLE[kind], s, e))
         elif kind in _KEYWORD_CATEGORY:
             vs, ve = m.span(value_group)
             category = _KEYWORD_CATEGORY[kind]
-            if category == "person_name":
-                out.append((category, vs, ve))
-            else:
+            if category == "social_security":  # the only keyword category with a rule on its value
                 _keyword_value(category, text, vs, ve, out)
+            else:
+                append((category, vs, ve))
         elif kind == "email":
             at = s
             ls = at
@@ -323,38 +373,33 @@ def _master(text: str, out: list[Candidate]) -> None:
             while ls < at and text[ls] == ".":
                 ls += 1
             if ls < at:
-                out.append(("email", ls, e))
-        elif kind == "pem" or kind == "akia":
-            out.append(("credential", s, e))
+                append(("email", ls, e))
         elif kind == "location":
-            lat, lon = re.split(r"\s*[,，]\s*", text[s:e])
-            if abs(float(lat)) <= 90 and abs(float(lon)) <= 180:
-                out.append(("precise_location", s, e))
+            v = text[s:e]
+            comma = v.find(",")
+            if comma < 0:
+                comma = v.find("，")
+            if abs(float(v[:comma])) <= 90 and abs(float(v[comma + 1:])) <= 180:  # float() ignores the spaces
+                append(("precise_location", s, e))
             else:
-                pos = s + 1
+                return s + 1
         elif kind == "ipv4":
-            if checks.valid_ip(text[s:e]):
-                out.append(("ip_address", s, e))
+            if checks.valid_ipv4(text[s:e]):
+                append(("ip_address", s, e))
             else:
-                pos = s + 1
+                return s + 1
         elif kind == "ssn":
             v = text[s:e]
             if checks.valid_ssn(v[:3], v[4:6], v[7:]):
-                out.append(("social_security", s, e))
+                append(("social_security", s, e))
         elif kind == "card":
-            if _card_ok(re.sub(r"[ -]", "", text[s:e])):
-                out.append(("bank_card", s, e))
+            if _card_ok(text[s:e].replace(" ", "").replace("-", "")):
+                append(("bank_card", s, e))
             else:
-                pos = s + 1
-        elif kind in ("mobile", "mobile0086", "plus_mobile"):
-            out.append(("mobile", s, e))
-        elif kind in ("landline", "plus_landline", "paren_landline"):
-            out.append(("landline", s, e))
-        elif kind == "en_address":
-            out.append(("address", s, e))
+                return s + 1
         elif kind == "plate":  # found at its letter, after the province
-            if any(c.isdigit() for c in text[s + 1:e]):  # heuristic: a plate's serial carries a digit
-                out.append(("license_plate", s - 1, e))
+            if _HAS_DIGIT(text, s + 1, e):  # heuristic: a plate's serial carries a digit
+                append(("license_plate", s - 1, e))
         elif kind in ("road", "estate"):
             _address(text, s, e, out)
         elif kind == "name_cue":
@@ -362,9 +407,10 @@ def _master(text: str, out: list[Candidate]) -> None:
             surname = 2 if text[vs:vs + 2] in lexicon.SURNAMES_COMPOUND else 1
             n = _given(text[vs + surname:ve])
             if n:
-                out.append(("person_name", vs, vs + surname + n))
+                append(("person_name", vs, vs + surname + n))
         elif kind == "title":
             _name_before_title(text, s, out)
+    return None
 
 
 # Patterns that start with a lowercase literal (lowercase letters are too common to start the master pattern):
@@ -396,27 +442,45 @@ MAX_SPAN = 160
 tokens may be longer; StreamRedactor holds those back by their own rule)."""
 
 
+_SPAN = itemgetter(1, 2)
+_MAKE = partial(tuple.__new__, Finding)  # a Finding from a (category, start, end) candidate
+
+
+def _rank(c: Candidate) -> tuple[int, int, int]:
+    return PRIORITY[c[0]], c[1] - c[2], c[1]
+
+
+def _settle(cluster: list[Candidate], findings: list[Finding]) -> None:
+    """Overlapping candidates: the most specific category wins, then the longer, then the earlier."""
+    taken: list[Candidate] = []
+    for c in sorted(cluster, key=_rank):
+        _, s, e = c
+        if e > s and not any(s < te and ts < e for _, ts, te in taken):
+            taken.append(c)
+    findings.extend(map(_MAKE, sorted(taken, key=_SPAN)))
+
+
 def resolve(candidates: list[Candidate]) -> list[Finding]:
     """One finding per span: where candidates overlap, the most specific category wins, then the longer."""
-    ordered = sorted(set(candidates), key=lambda c: (c[1], c[2]))
     findings: list[Finding] = []
-    i, n = 0, len(ordered)
-    while i < n:
-        j, end = i + 1, ordered[i][2]
-        while j < n and ordered[j][1] < end:  # a cluster of overlapping candidates
-            end = max(end, ordered[j][2])
-            j += 1
-        if j == i + 1:
-            category, s, e = ordered[i]
-            if e > s:
-                findings.append(Finding(category, s, e))
-        else:
-            taken: list[tuple[int, int, str]] = []
-            for category, s, e in sorted(ordered[i:j], key=lambda c: (PRIORITY[c[0]], c[1] - c[2], c[1])):
-                if e > s and not any(s < te and ts < e for ts, te, _ in taken):
-                    taken.append((s, e, category))
-            findings.extend(Finding(c, s, e) for s, e, c in sorted(taken))
-        i = j
+    cluster: list[Candidate] = []
+    end = -1
+    for c in sorted(candidates, key=_SPAN):  # a candidate found twice joins its copy in a cluster of two
+        if c[1] < end:  # overlaps the cluster so far
+            cluster.append(c)
+            if c[2] > end:
+                end = c[2]
+            continue
+        if len(cluster) > 1:
+            _settle(cluster, findings)
+        elif cluster and cluster[0][2] > cluster[0][1]:
+            findings.append(_MAKE(cluster[0]))
+        cluster = [c]
+        end = c[2]
+    if len(cluster) > 1:
+        _settle(cluster, findings)
+    elif cluster and cluster[0][2] > cluster[0][1]:
+        findings.append(_MAKE(cluster[0]))
     return findings
 
 
