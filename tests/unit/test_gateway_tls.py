@@ -124,7 +124,9 @@ def _echo_server(context: ssl.SSLContext) -> Iterator[int]:
     try:
         yield holder
     finally:
-        holder["server"].close()
+        # Closed in the loop's own thread: asyncio's Server is not thread-safe, and closing it from here raced
+        # with a connection ending in the loop (Server._wakeup ran twice).
+        _in_loop(holder, holder["server"].close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
 
