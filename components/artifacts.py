@@ -1,4 +1,4 @@
-"""Every package and container image a stack needs from outside the operating system's own archive, with exact
+"""Every package, source tarball and container image a stack needs from outside the operating system's own archive, with exact
 versions and the source each comes from: the list an air-gapped site mirrors, and the set the lab's stand-in
 repository is built from (components/standins).
 
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from components import oracle
 from components.spec.cluster import ClusterSpec
 from components.spec.nodes import NodeRole
-from components.spec.software import PackageSource, Pinned, dcgm_major
+from components.spec.software import NCCL_TESTS_UPSTREAM, PackageSource, Pinned, dcgm_major
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,17 @@ class PackageArtifact:
 
 
 @dataclass(frozen=True)
+class FileArtifact:
+    """A file the nodes fetch from the site's artifact mirror, checked against its pinned checksum."""
+    name: str
+    version: str
+    url: str             # where the nodes fetch it (the spec's mirror URL)
+    sha256: str
+    upstream: str        # where its publisher releases it, for people building the mirror
+    why: str
+
+
+@dataclass(frozen=True)
 class ImageArtifact:
     image: str
     why: str
@@ -39,10 +50,11 @@ class Artifacts:
     lab: bool            # the lab: its mirror serves stand-ins with these names and versions
     packages: tuple[PackageArtifact, ...]
     images: tuple[ImageArtifact, ...]
+    files: tuple[FileArtifact, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {"os": self.os, "lab": self.lab, "packages": [asdict(p) for p in self.packages],
-                "images": [asdict(i) for i in self.images]}
+                "files": [asdict(f) for f in self.files], "images": [asdict(i) for i in self.images]}
 
 
 def _source(spec: ClusterSpec, name: str) -> PackageSource:
@@ -70,7 +82,6 @@ _WHY = {
     "fabric_manager": "NVSwitch SKUs: {nvswitch}",
     "doca_ofed": "SKUs with InfiniBand/RoCE HCAs: {hcas}",
     "nccl": "NCCL on GPU nodes",
-    "nccl_tests": "all_reduce_perf in the acceptance gate (site-built: NVIDIA publishes no package)",
     "container_toolkit": "GPU containers (CDI specs)",
     "dcgm": "GPU health, diagnostics and metrics",
     "dcgm_exporter": "GPU metrics for Prometheus on :9400",
@@ -84,6 +95,11 @@ def stack_artifacts(spec: ClusterSpec) -> Artifacts:
     gpu_nodes = spec.nodes_with(NodeRole.gpu_node)
     if not gpu_nodes:
         return Artifacts(sw.os, spec.site.lab, (), _images(spec))
+    tests = sw.nccl_tests
+    files = (FileArtifact("nccl-tests", tests.version, tests.url, tests.sha256,
+                          NCCL_TESTS_UPSTREAM.format(version=tests.version),
+                          "source release the nccl role builds all_reduce_perf from (the acceptance gate); NVIDIA "
+                          "publishes no package"),)
     skus = {spec.sku_of(n).name: spec.sku_of(n) for n in gpu_nodes}
     facts = {"branch": sw.driver.branch,
              "nvswitch": ", ".join(sorted(name for name, sku in skus.items() if sku.has_nvswitch)),
@@ -100,7 +116,7 @@ def stack_artifacts(spec: ClusterSpec) -> Artifacts:
         source = _source(spec, pin.source)
         packages.append(PackageArtifact(package.name, pin.version, package.component, source.name, source.url,
                                         source.suite, why))
-    return Artifacts(sw.os, spec.site.lab, tuple(packages), _images(spec))
+    return Artifacts(sw.os, spec.site.lab, tuple(packages), _images(spec), files)
 
 
 def _images(spec: ClusterSpec) -> tuple[ImageArtifact, ...]:
@@ -120,6 +136,9 @@ def artifacts_text(stack: str, spec_file: str, artifacts: Artifacts) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+    lines += ["", f"Source tarballs ({len(artifacts.files)})"]
+    lines += [f"  {f.name} {f.version}  {f.url}  sha256 {f.sha256}  (upstream {f.upstream})" for f in artifacts.files] \
+        or ["  none"]
     lines += ["", f"Container images ({len(artifacts.images)})"]
     lines += [f"  {i.image}  {i.why}" for i in artifacts.images] or ["  none"]
     lines += ["", "Mirror each package with its dependencies from the same source (e.g. `apt-get download` of",

@@ -19,10 +19,12 @@ from typing import Any
 from components import paths
 from components.render.environment import render
 from components.render.fabric_files import fabric_files, sm_port_device
+from components.render.netplan import IpoibInterface, ipoib_interfaces
 from components.spec.catalogue_models import Hca
 from components.spec.cluster import ClusterSpec
 from components.spec.fabric import Fabric, FabricPurpose
 from components.spec.nodes import Node, NodeRole
+from components.spec.software import nccl_tests_vars, sku_acceptance_vars
 
 KUBESPRAY_GROUPS = ("kube_control_plane", "kube_node", "etcd")
 # A node role is a group of the same name (kubespray's groups, inference_local), except these plurals.
@@ -151,6 +153,8 @@ class HostView:
     compute_hcas: tuple[HcaPort, ...]
     """In rail order (index = rail), the order NCCL_IB_HCA is rendered in."""
     storage_hcas: tuple[HcaPort, ...]
+    ipoib: tuple[IpoibInterface, ...]
+    """IPoIB interfaces with their addresses (fabrics[].partitions[].ipoib_cidr), per partition in rail order."""
     leaf_ports: tuple[LeafPort, ...]
     """Every cable of every fabric, in fabric order."""
     interfaces: Mapping[str, str]
@@ -183,10 +187,13 @@ class HostView:
                                    "storage": self.addresses.get("storage"), "bmc": self.addresses["bmc"]},
             "podforge_compute_hcas": [h.as_var() for h in self.compute_hcas],
             "podforge_storage_hcas": [h.device for h in self.storage_hcas],
+            "podforge_storage_hca_ports": [h.as_var() for h in self.storage_hcas],
+            "podforge_ipoib_interfaces": [i.as_var() for i in self.ipoib],
             "podforge_subnet_manager": [{"fabric": d.fabric, "priority": d.priority, "device": d.device}
                                         for d in self.subnet_manager],
             "podforge_mounts": [m.as_var() for m in self.mounts],
             "podforge_versions": site["podforge_versions"],
+            "podforge_nccl_tests": site["podforge_nccl_tests"],
             "podforge_package_sources": site["podforge_package_sources"],
             "podforge_serving": site["podforge_serving"],
             "podforge_audit_log_days": site["podforge_audit_log_days"],
@@ -223,7 +230,8 @@ def host_views(spec: ClusterSpec, root: Path | None = None) -> dict[str, HostVie
         if node.sku not in sku_vars:
             sku_vars[node.sku] = {"name": node.sku, "model": sku.model, "gpu_model": sku.gpu.model,
                                   "gpu_count": sku.gpu.count, "nvswitch": sku.has_nvswitch,
-                                  "allreduce_busbw_floor_gbs": sku.acceptance.allreduce_busbw_floor_gbs}
+                                  "allreduce_busbw_floor_gbs": sku.acceptance.allreduce_busbw_floor_gbs,
+                                  **sku_acceptance_vars(spec.software, node.sku)}
         rails = sorted(sku.compute_hcas, key=lambda h: (h.rail is None, h.rail or 0))
         compute_hcas = tuple(_hca_port(h, compute, node.hostname) for h in rails)
         own_mounts = tuple(m.for_host(members[k].index(node.hostname)) for k, (m, role, hosts) in enumerate(mounts)
@@ -233,6 +241,7 @@ def host_views(spec: ClusterSpec, root: Path | None = None) -> dict[str, HostVie
             roles=tuple(r.value for r in node.roles), addresses=_addresses(node), bmc=node.bmc,
             compute_hcas=compute_hcas,
             storage_hcas=tuple(_hca_port(h, storage, node.hostname) for h in sku.storage_hcas),
+            ipoib=tuple(ipoib_interfaces(spec, node)),
             leaf_ports=tuple(LeafPort(f.name, link.hca, link.switch, link.port)
                              for f in spec.fabrics for link in f.cables_by_node.get(node.hostname, {}).values()),
             interfaces=interfaces, mounts=own_mounts, subnet_manager=tuple(managers.get(node.hostname, ())),
@@ -276,6 +285,7 @@ def _site_vars(spec: ClusterSpec) -> dict[str, Any]:
             "dcgm_exporter": software.dcgm_exporter.version if software.dcgm_exporter else "",
         },
         "podforge_package_sources": [s.model_dump(mode="json", exclude_none=True) for s in software.sources],
+        "podforge_nccl_tests": nccl_tests_vars(software),
         "podforge_serving": spec.serving.model_dump(mode="json") if spec.serving else None,
         "podforge_audit_log_days": spec.retention.audit_log_days,
     }

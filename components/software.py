@@ -14,7 +14,7 @@ from components.desired import known
 from components.spec import ClusterSpec
 
 TYPE = "podforge:hw:SoftwareSet"
-PACKAGES = ("driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm")
+PACKAGES = ("driver", "fabric_manager", "doca_ofed", "nccl", "container_toolkit", "dcgm")
 
 
 def _camel(name: str) -> str:
@@ -30,6 +30,8 @@ def desired_state(spec: ClusterSpec) -> dict[str, Any]:
         pinned = getattr(sw, package)
         state[_camel(package)] = {"version": pinned.version, "source": pinned.source} | (
             {"branch": pinned.branch} if package == "driver" else {})
+    # nccl-tests is built from a source release, not installed from a package source: its tarball and checksum.
+    state["ncclTests"] = {"version": sw.nccl_tests.version, "url": sw.nccl_tests.url, "sha256": sw.nccl_tests.sha256}
     return state
 
 

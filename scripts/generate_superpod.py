@@ -89,10 +89,10 @@ def main() -> None:
     w("    subnet_managers:")
     w(f"      - {{host: {host(1)}, priority: 15}}")
     w(f"      - {{host: {host(2)}, priority: 14}}")
-    w("    # The nodes are full members of the default partition: NCCL's queue pairs use P_Key index 0 (NCCL_IB_PKEY's")
-    w("    # default; nccl.conf sets none), where OpenSM puts the default partition, and two limited members cannot talk.")
+    w("    # The nodes are full members of the default partition: NCCL's queue pairs use P_Key index 0 (NCCL_IB_PKEY=0 in")
+    w("    # nccl.conf), where OpenSM puts it; two limited members cannot talk. IPoIB: a /24 per rail, host number = mgmt's.")
     w("    partitions:")
-    w("      - {name: Default, pkey: 0x7fff, ipoib: true, members: ALL, membership: full}")
+    w("      - {name: Default, pkey: 0x7fff, ipoib: true, members: ALL, membership: full, ipoib_cidr: 172.16.0.0/16}")
     w("      - {name: compute, pkey: 0x0101, ipoib: true, members: compute, membership: full}")
     w("  # The storage fabric is Ethernet (RoCE v2): the AFF A800 serves NFS over RDMA on RoCE v2 only and NVMe-oF over")
     w("  # FC/TCP only, never InfiniBand (NetApp ONTAP docs \"Learn about NFS over RDMA in ONTAP\", Requirements; \"Configure")
@@ -219,7 +219,12 @@ software:
   fabric_manager: {version: 535.183.06, source: su1-mirror}
   doca_ofed: {version: 2.7.0, source: su1-mirror}
   nccl: {version: 2.21.5-1+cuda12.4, source: su1-mirror}
-  nccl_tests: {version: 2.13.9, source: su1-mirror}
+  # Built from its source release, the mirror's copy of github.com/NVIDIA/nccl-tests/archive/v2.13.6.tar.gz
+  # (checksum: Spack's nccl_tests package). No multi-node floor: NVIDIA publishes none for DGX A100 over 8 x HDR.
+  nccl_tests:
+    version: 2.13.6
+    url: http://mirror.su1.bank.internal/artifacts/nccl-tests-2.13.6.tar.gz
+    sha256: 52b472a58a4918d3221a9b8c4bd9335382643d7e241983918b64692d685cc3d1
   container_toolkit: {version: 1.16.2-1, source: su1-mirror}
   dcgm: {version: "1:4.4.1-1", source: su1-mirror}
   dcgm_exporter: {version: 4.6.0-1, source: su1-mirror}

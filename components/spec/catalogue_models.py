@@ -17,7 +17,9 @@ class Hca(SpecModel):
     rail: int | None = Field(None, ge=0, description="Compute rail this HCA serves (compute HCAs only).")
     gpu: int | None = Field(None, ge=0, description="GPU index closest to this HCA (PCIe switch).")
     numa_node: int | None = Field(None, ge=0, description="NUMA node of the HCA.")
-    netdev: str | None = Field(None, description="Linux network interface of the port (e.g. ibp12s0).")
+    # A Linux interface name is at most 15 characters (include/uapi/linux/if.h: IFNAMSIZ 16, with the NUL).
+    netdev: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,15}$",
+                               description="Linux network interface of the port (e.g. ibp12s0).")
 
 
 class Gpu(SpecModel):

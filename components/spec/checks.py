@@ -23,7 +23,7 @@ from components.spec.base import seconds
 from components.spec.catalogue import builtin_catalogue
 from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
-from components.spec.fabric import Fabric, FabricPurpose, SwitchTier
+from components.spec.fabric import DEFAULT_PKEY, Fabric, FabricPurpose, SwitchTier, host_number
 from components.spec.nodes import Node, NodeRole
 from components.spec.ports import GPU_NODE_PORTS, KMIP, NFS, NFS_RDMA, SSH, VAULT, StandardPort, url_port
 from components.spec.software import dcgm_major, pinned_version
@@ -423,6 +423,78 @@ def _dotted(path: Path_) -> str:
     return ".".join(map(str, path))
 
 
+@needs("fabrics", "nodes", "networks", "catalogue")
+def _ipoib(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
+    """IPoIB networks (fabrics[].partitions[].ipoib_cidr): on an InfiniBand compute fabric, on a partition with an
+    IPoIB group whose nodes are full members, room for every rail and every node's host number, a netdev for
+    every compute HCA, and no overlap with another IPoIB network or a site network."""
+    nets = spec.networks
+    declared: list[tuple[Path_, IPv4Network]] = []
+    reported: set[str] = set()  # a SKU without netdevs is one mistake, reported at its first node
+    for i, fabric in enumerate(spec.fabrics):
+        for j, partition in enumerate(fabric.partitions):
+            if partition.ipoib_cidr is None:
+                continue
+            base: Path_ = ("fabrics", i, "partitions", j)
+            cidr = partition.ipoib_cidr
+            if fabric.purpose is not FabricPurpose.compute or fabric.transport != "infiniband":
+                yield (base + ("ipoib_cidr",), str(cidr),
+                       f"null: IPoIB addresses are rendered on InfiniBand compute fabrics only ({fabric.name} is "
+                       f"{fabric.transport} {fabric.purpose.value})")
+                continue
+            if not partition.ipoib:
+                yield base + ("ipoib",), False, "true on a partition with an ipoib_cidr (its IPoIB broadcast group)"
+            if partition.membership == "limited" and fabric.limited_default_partition() != j:  # else reported there
+                yield (base + ("membership",), "limited",
+                       "full on a partition with an ipoib_cidr (two limited members cannot talk over IPoIB)")
+            for path, other in declared:
+                if cidr.overlaps(other):
+                    yield _clash(path, base + ("ipoib_cidr",), str(cidr),
+                                 f"an IPoIB network overlapping no other (overlaps {other} at {OTHER})")
+                    break
+            declared.append((base + ("ipoib_cidr",), cidr))
+            for name in ("management", "bmc", "inband", "storage"):
+                net = getattr(nets, name).cidr
+                if cidr.overlaps(net):
+                    yield (base + ("ipoib_cidr",), str(cidr),
+                           f"a network overlapping none of the site's networks (overlaps networks.{name} {net})")
+                    break
+            rails = {h.rail for n in spec.nodes if n.hostname in fabric.cables_by_node and n.sku in catalogue
+                     for h in catalogue[n.sku].compute_hcas if h.rail is not None}
+            capacity = partition.rail_capacity()
+            if partition.ipoib_rail_prefix < cidr.prefixlen or (rails and max(rails) >= capacity):
+                yield (base + ("ipoib_rail_prefix",), partition.ipoib_rail_prefix,
+                       f"a prefix from /{cidr.prefixlen} up that splits {cidr} into a subnet per rail "
+                       f"({max(rails, default=0) + 1} rails)")
+                continue
+            last = (1 << (32 - partition.ipoib_rail_prefix)) - 2  # the rail subnet's broadcast address is not a host
+            for n, node in enumerate(spec.nodes):
+                if node.hostname not in fabric.cables_by_node:
+                    continue
+                host = host_number(node.management_address, nets.management.cidr)
+                if node.management_address in nets.management.cidr and not 1 <= host <= last:  # else reported
+                    yield (("nodes", n, "management_address"), str(node.management_address),
+                           f"a host number 1..{last} on the management network: it is the node's host number on "
+                           f"the /{partition.ipoib_rail_prefix} IPoIB rail subnets of {_dotted(base)}")
+                sku = catalogue.get(node.sku)
+                if sku is None or node.sku in reported:
+                    continue
+                unnamed = [h.device for h in sku.compute_hcas if h.netdev is None]
+                if unnamed:
+                    reported.add(node.sku)
+                    yield (("nodes", n, "sku"), node.sku,
+                           f"a SKU whose compute HCAs name their netdev (catalogue compute_hcas[].netdev; "
+                           f"{', '.join(unnamed)} name none), for the IPoIB addresses of {_dotted(base)}")
+                elif partition.pkey != DEFAULT_PKEY:
+                    long = [f"{h.netdev}.{partition.ipoib_pkey():04x}" for h in sku.compute_hcas
+                            if len(f"{h.netdev}.{partition.ipoib_pkey():04x}") > 15]
+                    if long:
+                        reported.add(node.sku)
+                        yield (("nodes", n, "sku"), node.sku,
+                               f"netdevs short enough for the IPoIB child interface names of {_dotted(base)} (at "
+                               f"most 15 characters: {', '.join(long)})")
+
+
 @needs("storage", "nodes")
 def _storage(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     storage = spec.storage
@@ -756,8 +828,7 @@ def _software(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding 
                    "an https:// URL for a vendor repository (fetched from outside the site: TLS required); only the "
                    "site's own mirror (kind: mirror) may be http://")
     unpinned: set[str] = set()
-    for part in ("driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm",
-                 "dcgm_exporter"):
+    for part in ("driver", "fabric_manager", "doca_ofed", "nccl", "container_toolkit", "dcgm", "dcgm_exporter"):
         pin = getattr(sw, part)
         if pin is None:
             continue
@@ -778,6 +849,20 @@ def _software(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding 
         yield (("software", "dcgm", "version"), sw.dcgm.version,
                "DCGM 4 or later when software.dcgm_exporter is pinned (datacenter-gpu-manager-exporter depends on "
                "datacenter-gpu-manager-4-core)")
+
+
+@needs("software", "nodes")
+def _software_per_sku(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    """Firmware versions and multi-node floors are per SKU: each key names a SKU a GPU node of this spec runs."""
+    sw = spec.software
+    gpu_skus = sorted({n.sku for n in spec.nodes if NodeRole.gpu_node in n.roles})
+    keyed = [(("software", "firmware"), sku, "firmware versions") for sku in sw.firmware]
+    keyed += [(("software", "nccl_tests", "multinode_busbw_floor_gbs"), sku, "a multi-node floor")
+              for sku in sw.nccl_tests.multinode_busbw_floor_gbs]
+    for path, sku, what in keyed:
+        if sku not in gpu_skus:
+            yield (path + (sku,), sku, f"the SKU of a GPU node of this spec ({', '.join(gpu_skus) or 'none'}) for "
+                                       f"{what} to apply to")
 
 
 @needs("access")

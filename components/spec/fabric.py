@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network
 from typing import Literal
 
 from pydantic import Field
@@ -12,6 +13,14 @@ from components.spec.base import Name, SpecModel
 
 DEFAULT_PKEY = 0x7FFF
 """The default partition's P_Key (IBTA; OpenSM partitions.conf `Default=0x7fff`)."""
+FULL_MEMBER_BIT = 0x8000
+"""The P_Key's high bit: set for a full member, clear for a limited one (the value an IPoIB child interface is
+created with, e.g. `echo 0x8001 > /sys/class/net/ib0/create_child` makes ib0.8001: Linux
+Documentation/infiniband/ipoib.rst, "Partitions and P_Keys"; rdma-core's ifup-ib normalises a partition's
+PKEY_ID with `0x8000 | PKEY_ID`, quoted in linux-system-roles/network pull request 493)."""
+IPOIB_HEADER_BYTES = 4
+"""In datagram mode an IPoIB interface's MTU is the IB MTU minus the 4-byte IPoIB header (ipoib.rst, "Datagram vs
+Connected modes": 2048 - 4 = 2044)."""
 
 
 class SwitchTier(StrEnum):
@@ -59,6 +68,38 @@ class Partition(SpecModel):
                                                           "compute or storage HCAs.")
     membership: Literal["full", "limited"] = Field("full", description="Full members may talk to each other; "
                                                    "limited members only to full ones.")
+    ipoib_cidr: IPv4Network | None = Field(
+        None, description="IPoIB network of this partition on the compute HCAs: one subnet of ipoib_rail_prefix "
+                          "per rail, in rail order; each node's HCA of rail r gets the address of subnet r at the "
+                          "node's host number on the management network. Null: no IPoIB addresses.")
+    ipoib_rail_prefix: int = Field(24, ge=8, le=30, description="Prefix length of each rail's IPoIB subnet.")
+
+    def rail_subnet(self, rail: int) -> IPv4Network:
+        """Rail `rail`'s IPoIB subnet: the rail-th subnet of ipoib_cidr of prefix ipoib_rail_prefix."""
+        if self.ipoib_cidr is None:
+            raise ValueError(f"partition {self.name} has no ipoib_cidr")
+        size = 1 << (32 - self.ipoib_rail_prefix)
+        return IPv4Network((int(self.ipoib_cidr.network_address) + rail * size, self.ipoib_rail_prefix))
+
+    def rail_capacity(self) -> int:
+        """How many rail subnets ipoib_cidr holds (0 when the rail prefix is shorter than the network's)."""
+        if self.ipoib_cidr is None or self.ipoib_rail_prefix < self.ipoib_cidr.prefixlen:
+            return 0
+        return 1 << (self.ipoib_rail_prefix - self.ipoib_cidr.prefixlen)
+
+    def ipoib_pkey(self) -> int:
+        """The P_Key an IPoIB interface of this partition carries: with the full-member bit for full members."""
+        return self.pkey | FULL_MEMBER_BIT if self.membership == "full" else self.pkey
+
+
+def host_number(address: IPv4Address, network: IPv4Network) -> int:
+    """A node's host number: its address's offset inside `network` (10.10.0.11 in 10.10.0.0/22 is 11)."""
+    return int(address) - int(network.network_address)
+
+
+def ipoib_address(partition: Partition, rail: int, host: int) -> IPv4Address:
+    """The IPoIB address of rail `rail` of the node with host number `host` on `partition`."""
+    return partition.rail_subnet(rail).network_address + host
 
 
 class FabricPurpose(StrEnum):
@@ -126,6 +167,10 @@ class Fabric(SpecModel):
                     and partition.membership == "limited":
                 return index
         return None
+
+    def ipoib_partitions(self) -> list[Partition]:
+        """The partitions whose IPoIB addresses podforge renders (ipoib_cidr set), in spec order."""
+        return [p for p in self.partitions if p.ipoib_cidr is not None]
 
     def leaves(self) -> list[Switch]:
         return [s for s in self.switches if s.tier is SwitchTier.leaf]

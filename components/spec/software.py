@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -60,6 +60,43 @@ class Driver(Pinned):
                                 "the GPUs).")
 
 
+NCCL_TESTS_UPSTREAM = "https://github.com/NVIDIA/nccl-tests/archive/v{version}.tar.gz"
+"""Where NVIDIA publishes each nccl-tests release as a source tarball (the GitHub archive of tag v<version>; the
+URL Spack's nccl_tests package fetches, spack/spack-packages repos/spack_repo/builtin/packages/nccl_tests/package.py).
+The site mirrors it; nodes fetch the mirror's copy (NcclTests.url), never this one."""
+
+
+class NcclTests(SpecModel):
+    # nccl-tests is not packaged by NVIDIA (its README: "To build the tests, just type `make`"): the nccl role builds
+    # the release tarball the site mirrors, checked against the pinned checksum before it is unpacked.
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$",
+                         description="nccl-tests release (the tag without its `v`, e.g. 2.13.6).")
+    url: str = Field(pattern=r"^(https?|file)://\S+$",
+                     description="The release's source tarball on the site's artifact mirror (a copy of "
+                                 "https://github.com/NVIDIA/nccl-tests/archive/v<version>.tar.gz); fetched by the "
+                                 "nodes, never from the internet.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                        description="SHA-256 of the tarball (lower-case hex); the nccl role refuses any other.")
+    multinode_busbw_floor_gbs: dict[Name, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="Lowest acceptable bus bandwidth (GB/s, largest message) of the multi-node all_reduce_perf "
+                    "across a wave's GPU nodes, per SKU name, over this spec's compute fabric. NVIDIA publishes "
+                    "no such figure, so there is no default: a SKU without one still runs the multi-node "
+                    "all-reduce (no out-of-bounds values allowed) with no bandwidth floor.")
+
+
+class Firmware(SpecModel):
+    gpu_vbios: str | None = Field(
+        None, min_length=1, description="VBIOS every GPU must report (`nvidia-smi --query-gpu=vbios_version`, "
+                                        "as it prints it); null: not checked.")
+    compute_hca: str | None = Field(
+        None, min_length=1, description="Firmware every compute HCA must report (/sys/class/infiniband/<device>/"
+                                        "fw_ver, as the kernel prints it); null: not checked.")
+    storage_hca: str | None = Field(
+        None, min_length=1, description="Firmware every storage HCA must report (the same sysfs file); null: not "
+                                        "checked.")
+
+
 class Software(SpecModel):
     os: Literal["ubuntu-22.04", "ubuntu-24.04", "dgx-os-6", "dgx-os-7", "debian-12"] = Field(
         "ubuntu-22.04", description="Node operating system (debian-12 only for the lab's stand-ins).")
@@ -68,7 +105,8 @@ class Software(SpecModel):
     fabric_manager: Pinned = Field(description="NVIDIA Fabric Manager; same version as the driver.")
     doca_ofed: Pinned = Field(description="DOCA-OFED (InfiniBand / RDMA stack).")
     nccl: Pinned = Field(description="NCCL library.")
-    nccl_tests: Pinned = Field(description="nccl-tests (all_reduce_perf for acceptance).")
+    nccl_tests: NcclTests = Field(description="nccl-tests (all_reduce_perf for acceptance), built from its pinned "
+                                              "source release by the nccl role.")
     container_toolkit: Pinned = Field(description="NVIDIA Container Toolkit.")
     dcgm: Pinned = Field(description="NVIDIA DCGM (health and diagnostics).")
     dcgm_exporter: Pinned | None = Field(
@@ -76,3 +114,21 @@ class Software(SpecModel):
                           "4.6.0-1): DCGM fields for Prometheus on :9400. Released paired with a DCGM 4 version "
                           "(NVIDIA's release notes name the pair); needs DCGM 4. Without it the exporter is not "
                           "installed.")
+    firmware: dict[Name, Firmware] = Field(
+        default_factory=dict, description="Firmware versions per SKU name (GPU VBIOS, compute and storage HCA "
+                                          "firmware) the acceptance gate and `podforge verify` hold the SKU's nodes "
+                                          "to; a SKU or field left out is not checked.")
+
+
+def nccl_tests_vars(software: Software) -> dict[str, Any]:
+    """What the nccl and acceptance roles read about nccl-tests (host var podforge_nccl_tests)."""
+    pin = software.nccl_tests
+    return {"version": pin.version, "url": pin.url, "sha256": pin.sha256}
+
+
+def sku_acceptance_vars(software: Software, sku: str) -> dict[str, Any]:
+    """What the acceptance role reads for one SKU from the versions set (merged into host var podforge_sku): its
+    firmware versions (null: not checked) and the multi-node bus bandwidth floor (null: none declared)."""
+    firmware = software.firmware.get(sku, Firmware())
+    return {"firmware": firmware.model_dump(mode="json"),
+            "allreduce_multinode_busbw_floor_gbs": software.nccl_tests.multinode_busbw_floor_gbs.get(sku)}

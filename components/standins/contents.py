@@ -47,7 +47,6 @@ _SUMMARIES = {  # the synopsis where the oracle row has none
     "fabric_manager": "NVIDIA Fabric Manager / NVSwitch support",
     "doca_ofed": "DOCA-OFED InfiniBand and RDMA stack",
     "nccl": "NVIDIA Collective Communication Library",
-    "nccl_tests": "NCCL tests (all_reduce_perf and friends)",
     "container_toolkit": "NVIDIA Container Toolkit",
     "dcgm": "NVIDIA Data Center GPU Manager",
     "dcgm_exporter": "NVIDIA DCGM exporter for Prometheus",

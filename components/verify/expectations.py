@@ -6,12 +6,13 @@ declare for the node (no NVSwitch on its SKU, no mount for it, no serving role) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from components.host import HcaPort, HostView, Mount
 from components.spec.catalogue_models import Sku
 from components.spec.cluster import ClusterSpec
 from components.spec.nodes import NodeRole
+from components.spec.software import Firmware
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class NodeExpectation:
     roce_gid_index: int | None
     mounts: tuple[Mount, ...]
     serving_port: int | None       # the local inference engine's port, where this node serves
+    firmware: Firmware = field(default_factory=Firmware)  # software.firmware of the SKU (None: not checked)
 
     @property
     def gpu_node(self) -> bool:
@@ -48,4 +50,5 @@ class NodeExpectation:
                    compute_hcas=view.compute_hcas, storage_hcas=view.storage_hcas,
                    roce_gid_index=fabric.roce_gid_index if fabric is not None and fabric.transport == "roce" else None,
                    mounts=view.mounts,
-                   serving_port=spec.serving.port if serves and spec.serving is not None else None)
+                   serving_port=spec.serving.port if serves and spec.serving is not None else None,
+                   firmware=software.firmware.get(node.sku, Firmware()))

@@ -158,7 +158,7 @@ def test_pinned_packages_are_installed_at_the_spec_versions_and_held(lab, spec, 
     branch = sw.driver.branch
     pins = {f"nvidia-driver-{branch}-server": sw.driver.version, f"nvidia-fabricmanager-{branch}": sw.fabric_manager.version,
             f"libnvidia-nscq-{branch}": sw.driver.version, "doca-ofed": sw.doca_ofed.version, "libnccl2": sw.nccl.version,
-            "libnccl-dev": sw.nccl.version, "nccl-tests": sw.nccl_tests.version}
+            "libnccl-dev": sw.nccl.version}
     # DCGM (with its APT epoch) and dcgm-exporter, by the names `podforge artifacts` lists.
     pins |= {p.name: p.version for p in stack_artifacts(spec).packages if p.component in ("dcgm", "dcgm_exporter")}
     assert "datacenter-gpu-manager-exporter" in pins
@@ -171,7 +171,19 @@ def test_pinned_packages_are_installed_at_the_spec_versions_and_held(lab, spec, 
 def test_rendered_and_role_files_are_installed(lab, spec, targets, converged) -> None:
     for node in spec.nodes:
         host = node.hostname
-        assert shell(lab, host, "cat /etc/nccl.conf") == targets[host].files["/etc/nccl.conf"]
+        files = targets[host].files
+        assert shell(lab, host, "cat /etc/nccl.conf") == files["/etc/nccl.conf"]
+        # The fabric settings a node needs: the P_Key index NCCL uses, UCX's devices, IPoIB as netplan writes it.
+        assert "NCCL_IB_PKEY=0" in files["/etc/nccl.conf"].splitlines()
+        if targets[host].vars.get("podforge_compute_hcas"):
+            # The lab spec gives the default partition an ipoib_cidr: every cabled compute HCA gets an address.
+            for path in ("/etc/ucx/ucx.conf", "/etc/netplan/60-podforge-ipoib.yaml"):
+                assert path in files, (host, path)
+                assert shell(lab, host, f"cat {path}") == files[path], (host, path)
+            assert shell(lab, host, "stat -c %a /etc/netplan/60-podforge-ipoib.yaml").strip() == "600"
+            netplan = yaml.safe_load(files["/etc/netplan/60-podforge-ipoib.yaml"])["network"]["ethernets"]
+            assert [i["name"] for i in targets[host].vars["podforge_ipoib_interfaces"]] == list(netplan)
+        assert shell(lab, host, "ls /etc/systemd/network/ 2>/dev/null | grep -c podforge || true").strip() == "0"
         assert "blacklist nouveau" in shell(lab, host, "cat /etc/modprobe.d/podforge-blacklist-nouveau.conf")
         modules = shell(lab, host, "cat /etc/modules-load.d/podforge-rdma.conf").split()
         assert {"ib_ipoib", "mlx5_ib"} <= set(modules)
@@ -289,6 +301,30 @@ def test_acceptance_gate_fails_a_node_marked_failing_and_stops_the_wave(lab, spe
     assert not [e for e in events if e.task == "acceptance : Report the gate as simulated" and e.outcome == "ok"]
     clean = run(lab, wave, PLAYBOOKS / "acceptance.yml")
     assert clean.rc == 0 and clean.failed == []
+
+
+def test_the_wave_gate_runs_one_multi_node_all_reduce_and_a_failed_one_stops_the_wave(lab, spec, targets,
+                                                                                    converged) -> None:
+    """Once per wave, across its GPU nodes with InfiniBand compute HCAs (simulated here: no GPU, no RDMA); a run
+    marked failing on the wave's first such node fails the gate."""
+    wave = [targets[n.hostname] for n in spec.waves()[0]]
+    fabric_nodes = [t.hostname for t in wave if t.vars.get("podforge_compute_hcas")]
+    assert len(fabric_nodes) >= 2, fabric_nodes  # the lab's first wave: two cabled DGX nodes
+    events: list[TaskEvent] = []
+    clean = run(lab, wave, PLAYBOOKS / "acceptance.yml", events)
+    assert clean.rc == 0 and clean.failed == []
+    reported = [e for e in events if e.task == "acceptance : Report the multi-node all-reduce as simulated"]
+    assert len(reported) == 1 and reported[0].simulated, reported
+    assert all(flag in reported[0].message for flag in ("-np", "-H")), reported[0].message
+    first = fabric_nodes[0]
+    shell(lab, first, "mkdir -p /etc/podforge && echo 'rail 3 cable swapped' > /etc/podforge/acceptance-multinode-failure")
+    try:
+        gate = run(lab, wave, PLAYBOOKS / "acceptance.yml")
+    finally:
+        shell(lab, first, "rm -f /etc/podforge/acceptance-multinode-failure; rmdir /etc/podforge 2>/dev/null || true")
+    assert gate.rc != 0
+    assert any("multi-node all_reduce_perf failed (marked failing): rail 3 cable swapped" in h.message
+               for h in gate.failed), [h.describe() for h in gate.failed]
 
 
 METRICS = "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:9400/metrics\").read().decode())'"

@@ -234,7 +234,9 @@ def _software(draw: Draw) -> dict[str, Any]:
     return {"sources": [{"name": "mirror", "kind": "mirror", "url": "http://mirror.example.internal/nvidia"}],
             "driver": {"branch": branch, "version": version, "source": "mirror"},
             "fabric_manager": {"version": version, "source": "mirror"},
-            **{part: dict(pin) for part in ("doca_ofed", "nccl", "nccl_tests", "container_toolkit", "dcgm")}}
+            "nccl_tests": {"version": "1.0.0", "url": "http://mirror.example.internal/nccl-tests-1.0.0.tar.gz",
+                           "sha256": "0" * 64},
+            **{part: dict(pin) for part in ("doca_ofed", "nccl", "container_toolkit", "dcgm")}}
 
 
 def _access(draw: Draw) -> dict[str, Any]:

@@ -20,7 +20,6 @@ def test_superpod_needs_the_pinned_nvidia_and_mellanox_packages(superpod) -> Non
         ("doca-ofed", "2.7.0"),
         ("libnccl2", "2.21.5-1+cuda12.4"),
         ("libnccl-dev", "2.21.5-1+cuda12.4"),
-        ("nccl-tests", "2.13.9"),
         ("nvidia-container-toolkit", "1.16.2-1"),
         ("nvidia-container-toolkit-base", "1.16.2-1"),
         ("libnvidia-container-tools", "1.16.2-1"),
@@ -29,6 +28,17 @@ def test_superpod_needs_the_pinned_nvidia_and_mellanox_packages(superpod) -> Non
         ("datacenter-gpu-manager-4-cuda12", "1:4.4.1-1"),
         ("datacenter-gpu-manager-exporter", "4.6.0-1"),
     ]
+
+
+def test_nccl_tests_is_a_source_tarball_with_its_checksum_not_a_package(superpod) -> None:
+    artifacts = stack_artifacts(superpod)
+    assert "nccl-tests" not in [p.name for p in artifacts.packages]
+    (tarball,) = artifacts.files
+    pin = superpod.software.nccl_tests
+    assert (tarball.name, tarball.version, tarball.url, tarball.sha256) == ("nccl-tests", pin.version, pin.url,
+                                                                            pin.sha256)
+    assert tarball.upstream == f"https://github.com/NVIDIA/nccl-tests/archive/v{pin.version}.tar.gz"
+    assert artifacts.as_json()["files"][0]["sha256"] == pin.sha256
 
 
 def test_each_package_names_the_source_the_spec_pins_it_to(superpod) -> None:
@@ -90,7 +100,8 @@ def test_text_output_is_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["artifacts", "--stack", "superpod"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Artifacts of stack superpod (specs/superpod.yaml, ubuntu-22.04)\n")
-    assert "Packages (14)" in out and "Container images (1)" in out
+    assert "Packages (13)" in out and "Container images (1)" in out and "Source tarballs (1)" in out
+    assert "  nccl-tests 2.13.6  http://mirror.su1.bank.internal/artifacts/nccl-tests-2.13.6.tar.gz  sha256 " in out
     row = next(line for line in out.splitlines() if line.strip().startswith("nvidia-fabricmanager-535 "))
     assert row.split() == ["nvidia-fabricmanager-535", "535.183.06", "su1-mirror",
                            "http://mirror.su1.bank.internal/nvidia", "./"]

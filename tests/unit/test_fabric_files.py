@@ -6,11 +6,13 @@ import pytest
 
 from components.host import host_views
 from components.render.fabric_files import (
+    UCX_CONF,
     fabric_files,
     nccl_ib_hca,
     render_nccl_conf,
     render_opensm_conf,
     render_partitions_conf,
+    render_ucx_conf,
     sm_port_device,
 )
 from components.spec import load_stack_spec
@@ -82,6 +84,9 @@ SU1_DGX_01_NCCL = """\
 # The compute HCAs in rail order, port 1 each. The leading equals sign asks for exact device names:
 # a bare mlx5_1 is a prefix and would also select mlx5_10.
 NCCL_IB_HCA==mlx5_0:1,mlx5_1:1,mlx5_2:1,mlx5_3:1,mlx5_6:1,mlx5_7:1,mlx5_8:1,mlx5_9:1
+# P_Key index of NCCL's queue pairs: index 0 holds the default partition (0x7fff), of which the nodes are full
+# members; another partition's index is assigned by OpenSM at run time.
+NCCL_IB_PKEY=0
 NCCL_SOCKET_IFNAME==enp225s0f1
 NCCL_DEBUG=WARN
 """
@@ -181,12 +186,13 @@ def test_nccl_comment_lines_hold_no_equals_sign(superpod) -> None:
     assert all("=" not in line for line in conf.splitlines() if line.startswith("#"))
 
 
-def test_roce_adds_the_gid_index_and_infiniband_does_not(superpod) -> None:
+def test_roce_adds_the_gid_index_and_infiniband_the_pkey_index(superpod) -> None:
     roce = parse_nccl_conf(render_nccl_conf(_roce(superpod), superpod.node("su1-dgx-03")))
     ib = parse_nccl_conf(render_nccl_conf(superpod, superpod.node("su1-dgx-03")))
-    assert roce["NCCL_IB_GID_INDEX"] == "3"
-    assert "NCCL_IB_GID_INDEX" not in ib
-    assert {k: v for k, v in roce.items() if k != "NCCL_IB_GID_INDEX"} == ib
+    assert roce["NCCL_IB_GID_INDEX"] == "3" and "NCCL_IB_PKEY" not in roce
+    assert "NCCL_IB_GID_INDEX" not in ib and ib["NCCL_IB_PKEY"] == "0"
+    assert {k: v for k, v in roce.items() if k != "NCCL_IB_GID_INDEX"} == {
+        k: v for k, v in ib.items() if k != "NCCL_IB_PKEY"}
 
 
 def test_opensm_files_are_refused_for_a_roce_fabric(superpod) -> None:
@@ -209,9 +215,11 @@ def test_a_partition_naming_ports_its_fabric_lacks_is_refused(superpod) -> None:
 
 def test_lab_subnet_manager_gets_nccl_opensm_and_partitions(lab) -> None:
     files = fabric_files(lab, "lab-dgx-01")
-    assert sorted(files) == ["/etc/nccl.conf", "/etc/opensm/lab-ib/opensm.conf", "/etc/opensm/lab-ib/partitions.conf"]
+    assert sorted(files) == ["/etc/nccl.conf", "/etc/netplan/60-podforge-ipoib.yaml", "/etc/opensm/lab-ib/opensm.conf",
+                             "/etc/opensm/lab-ib/partitions.conf", "/etc/ucx/ucx.conf"]
     assert parse_nccl_conf(files["/etc/nccl.conf"])["NCCL_SOCKET_IFNAME"] == "=host0"  # the lab's one network
-    assert sorted(fabric_files(lab, "lab-dgx-02")) == ["/etc/nccl.conf"]
+    assert sorted(fabric_files(lab, "lab-dgx-02")) == ["/etc/nccl.conf", "/etc/netplan/60-podforge-ipoib.yaml",
+                                                       "/etc/ucx/ucx.conf"]
 
 
 def test_a_sku_without_hcas_gets_no_hca_list() -> None:
@@ -219,6 +227,17 @@ def test_a_sku_without_hcas_gets_no_hca_list() -> None:
     node = h200.nodes[0]
     assert nccl_ib_hca(h200, node) == ""
     assert parse_nccl_conf(render_nccl_conf(h200, node)) == {"NCCL_DEBUG": "WARN"}
+    assert render_ucx_conf(h200, node) is None and sorted(fabric_files(h200, node.hostname)) == ["/etc/nccl.conf"]
+
+
+def test_ucx_conf_names_the_compute_hcas_in_rail_order_like_nccl(superpod) -> None:
+    node = superpod.node("su1-dgx-04")
+    text = render_ucx_conf(superpod, node)
+    assert text is not None and text.startswith("# /etc/ucx/ucx.conf for su1-dgx-04 (DGX A100 640GB)")
+    settings = parse_nccl_conf(text)  # the same KEY=value lines
+    assert settings == {"UCX_NET_DEVICES": "mlx5_0:1,mlx5_1:1,mlx5_2:1,mlx5_3:1,mlx5_6:1,mlx5_7:1,mlx5_8:1,mlx5_9:1"}
+    assert settings["UCX_NET_DEVICES"] == parse_nccl_conf(render_nccl_conf(superpod, node))["NCCL_IB_HCA"][1:]
+    assert fabric_files(superpod, node.hostname)[UCX_CONF] == text
 
 
 def test_rendering_is_deterministic(superpod) -> None:

@@ -59,6 +59,14 @@ def test_opensm_runs_as_opensmd_under_doca_and_as_opensm_from_the_archive() -> N
     assert oracle.opensm_units("debian-12", with_doca=True) == {"opensm", "opensm@"}  # the lab: Debian's build
 
 
-def test_nccl_tests_is_marked_site_built() -> None:
-    row = next(p for p in oracle.all_packages("ubuntu-22.04", "535") if p.name == "nccl-tests")
-    assert row.origin == "site-built"
+def test_nccl_tests_is_no_package_and_open_mpi_comes_from_the_os_archive(superpod) -> None:
+    """NVIDIA publishes nccl-tests as source only: no row names it, so no stand-in or artifact package exists for it;
+    the MPI it is built with is the OS archive's Open MPI, outside every stack's vendor packages."""
+    for os_name in ("ubuntu-22.04", "ubuntu-24.04"):
+        packages = {p.name: p for p in oracle.all_packages(os_name, "535", "12")}
+        assert "nccl-tests" not in packages and all(p.component != "nccl_tests" for p in packages.values())
+        assert packages["openmpi-bin"].commands == {"mpirun.openmpi": "/usr/bin/mpirun.openmpi"}
+        assert {f["path"] for f in packages["libopenmpi-dev"].files} == {
+            "/usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h", "/usr/lib/x86_64-linux-gnu/openmpi/lib/libmpi.so"}
+    stack = {p.name for p in oracle.stack_packages(superpod)}
+    assert not stack & {"nccl-tests", "openmpi-bin", "libopenmpi-dev"}

@@ -126,29 +126,43 @@ def test_serving_beyond_the_model_or_the_node_is_refused(tmp_path: Path, change:
     assert named in failure_message(result)
 
 
+HCA_FW = "20.39.1002"  # a firmware string in the form fw_ver prints (major.minor.subminor); not a vendor release fact
+VBIOS = "92.00.45.00.06"  # a VBIOS string in nvidia-smi's form; not a vendor release fact
+
+
 def fake_node(tmp: Path, busbw: str = "406.71", oob: str = "0", dcgm: str = DCGM_PASS,
-              ports: dict[str, tuple[str, str, dict[str, int]]] | None = None) -> dict[str, Any]:
-    """Stand-in dcgmi / all_reduce_perf and a sysfs tree; the acceptance variables that point at them."""
+              ports: dict[str, tuple[str, str, dict[str, int]]] | None = None,
+              storage: dict[str, tuple[str, str, dict[str, int]]] | None = None,
+              firmware: dict[str, str] | None = None, vbios: list[str] | None = None,
+              fw: dict[str, str] | None = None) -> dict[str, Any]:
+    """Stand-in dcgmi / all_reduce_perf / nvidia-smi and a sysfs tree; the acceptance variables that point at them.
+    `firmware`: what the spec declares (podforge_sku.firmware); `vbios` / `fw`: what the GPUs / HCAs report."""
     (tmp / "all_reduce.txt").write_text(ALL_REDUCE.format(busbw=busbw, oob=oob))
     (tmp / "dcgm.txt").write_text(dcgm)
-    for name, text in (("all_reduce_perf", "all_reduce.txt"), ("dcgmi", "dcgm.txt")):
+    (tmp / "vbios.txt").write_text("".join(f"{v}\n" for v in (vbios if vbios is not None else [VBIOS] * 8)))
+    for name, text in (("all_reduce_perf", "all_reduce.txt"), ("dcgmi", "dcgm.txt"), ("nvidia-smi", "vbios.txt")):
         tool = tmp / name
         tool.write_text(f"#!/bin/sh\ncat {tmp / text}\n")
         tool.chmod(0o755)
     sysfs = tmp / "infiniband"
-    for device, (state, rate, counters) in (ports or {}).items():
+    for device, (state, rate, counters) in {**(ports or {}), **(storage or {})}.items():
         port = sysfs / device / "ports" / "1"
         (port / "counters").mkdir(parents=True)
         (port / "state").write_text(state + "\n")
         (port / "rate").write_text(rate + "\n")
+        (sysfs / device / "fw_ver").write_text((fw or {}).get(device, HCA_FW) + "\n")
         for counter in ("symbol_error", "link_error_recovery", "link_downed", "port_rcv_errors",
                         "local_link_integrity_errors", "excessive_buffer_overrun_errors"):
             (port / "counters" / counter).write_text(f"{counters.get(counter, 0)}\n")
-    hcas = [{"device": d, "rate_gbps": 200} for d in (ports or {})]
+    hcas = [{"device": d, "rate_gbps": 200, "link_layer": "infiniband"} for d in (ports or {})]
+    storage_ports = [{"device": d, "rate_gbps": 200, "link_layer": "infiniband"} for d in (storage or {})]
     return {"acceptance_simulated": False, "acceptance_dcgmi_binary": str(tmp / "dcgmi"),
             "acceptance_all_reduce_binary": str(tmp / "all_reduce_perf"), "acceptance_sysfs_infiniband": str(sysfs),
-            "podforge_sku": {"name": "dgx-a100-80g", "gpu_count": 8, "allreduce_busbw_floor_gbs": 200},
-            "podforge_compute_hcas": hcas}
+            "acceptance_nvidia_smi_binary": str(tmp / "nvidia-smi"),
+            "podforge_sku": {"name": "dgx-a100-80g", "gpu_count": 8, "allreduce_busbw_floor_gbs": 200,
+                             "firmware": firmware or {}},
+            "podforge_compute_hcas": hcas, "podforge_storage_hcas": list(storage or {}),
+            "podforge_storage_hca_ports": storage_ports}
 
 
 HEALTHY_PORT = ("4: ACTIVE", "200 Gb/sec (4X HDR)", {})
@@ -174,6 +188,45 @@ def test_a_failing_node_fails_the_gate(tmp_path: Path, node: dict[str, Any], nam
     assert named in failure_message(result)
 
 
+DECLARED = {"gpu_vbios": VBIOS, "compute_hca": HCA_FW, "storage_hca": "20.40.1000"}
+
+
+def test_declared_firmware_and_storage_ports_pass_when_the_node_reports_them(tmp_path: Path) -> None:
+    """VBIOS of all 8 GPUs and both kinds of HCA firmware as declared, the storage HCA ACTIVE at its rate."""
+    node = fake_node(tmp_path, ports={"mlx5_0": HEALTHY_PORT}, storage={"mlx5_10": HEALTHY_PORT},
+                     firmware=DECLARED, fw={"mlx5_10": "20.40.1000"})
+    result = run_role(tmp_path, "acceptance", node)
+    assert outcome(result) == (0, 0), failure_message(result)
+    assert any("multi-node all_reduce_perf, the wave has 1 GPU node(s)" in m for m in debug_messages(result))
+
+
+@pytest.mark.parametrize(("node", "named"), [
+    ({"vbios": [VBIOS] * 7 + ["92.00.36.00.01"]}, "8 GPU(s) report 92.00.45.00.06, 92.00.36.00.01"),
+    ({"vbios": [VBIOS] * 7}, "7 GPU(s) report"),
+    ({"fw": {"mlx5_0": "20.31.1014"}}, "mlx5_0 port 1: state 4: ACTIVE, rate 200 Gb/sec (4X HDR) (expected ACTIVE at "
+                                       "200 Gb/s), firmware 20.31.1014 (the spec declares 20.39.1002)"),
+    ({"fw": {"mlx5_10": HCA_FW}}, "firmware 20.39.1002 (the spec declares 20.40.1000)"),
+    ({"storage": {"mlx5_10": ("1: DOWN", "10 Gb/sec (4X SDR)", {})}}, "mlx5_10 port 1: state 1: DOWN"),
+])
+def test_firmware_or_storage_ports_off_the_spec_fail_the_gate(tmp_path: Path, node: dict[str, Any], named: str) -> None:
+    """A GPU on another VBIOS, a missing GPU, an HCA on other firmware, a storage HCA down: each fails, named."""
+    args = {"ports": {"mlx5_0": HEALTHY_PORT}, "storage": {"mlx5_10": HEALTHY_PORT}, "firmware": DECLARED,
+            "fw": {"mlx5_10": "20.40.1000"}}
+    args.update(node)
+    if "fw" in node and "mlx5_10" not in node["fw"]:
+        args["fw"] = {**node["fw"], "mlx5_10": "20.40.1000"}
+    result = run_role(tmp_path, "acceptance", fake_node(tmp_path, **args))
+    assert outcome(result)[0] == 1
+    assert named in failure_message(result)
+
+
+def test_undeclared_firmware_is_not_checked(tmp_path: Path) -> None:
+    """Without declared versions, whatever the GPUs and HCAs report passes (nvidia-smi is not even asked)."""
+    result = run_role(tmp_path, "acceptance", fake_node(tmp_path, ports={"mlx5_0": HEALTHY_PORT},
+                                                        vbios=["0.0"], fw={"mlx5_0": "1.2.3"}))
+    assert outcome(result) == (0, 0), failure_message(result)
+
+
 def test_a_one_gpu_sku_skips_the_all_reduce(tmp_path: Path) -> None:
     variables = fake_node(tmp_path, busbw="0.00")
     variables["podforge_sku"] = {"name": "gpu-h200-1", "gpu_count": 1, "allreduce_busbw_floor_gbs": None}
@@ -184,6 +237,7 @@ def test_a_one_gpu_sku_skips_the_all_reduce(tmp_path: Path) -> None:
 
 def test_in_the_lab_the_gate_is_simulated_unless_the_node_is_marked_failing(tmp_path: Path) -> None:
     variables = {"acceptance_simulated": True, "acceptance_simulated_failure_file": str(tmp_path / "absent"),
+                 "podforge_versions": {"nccl_tests": "2.13.6"},
                  "podforge_sku": {"name": "dgx-a100-80g", "gpu_count": 8, "allreduce_busbw_floor_gbs": 200}}
     passed = run_role(tmp_path, "acceptance", variables)
     assert outcome(passed) == (0, 0)

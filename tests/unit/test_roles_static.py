@@ -86,7 +86,7 @@ def debug_messages(role: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "nccl"])
+@pytest.mark.parametrize("role", ROLES)
 def test_steps_the_lab_cannot_run_report_simulated(role: str) -> None:
     """Each role with hardware steps gates them and reports them with a message starting "simulated:"."""
     messages = debug_messages(role)
@@ -154,9 +154,48 @@ def test_the_rendered_inventory_carries_what_the_roles_read() -> None:
         hv = view.host_vars()
         assert {"driver_branch", "driver", "fabric_manager", "doca_ofed", "nccl", "nccl_tests", "container_toolkit",
                 "dcgm"} <= set(hv["podforge_versions"])
-        assert {"name", "gpu_count", "nvswitch"} <= set(hv["podforge_sku"])
+        assert {"name", "gpu_count", "nvswitch", "firmware", "allreduce_multinode_busbw_floor_gbs"} <= set(hv["podforge_sku"])
+        assert {"gpu_vbios", "compute_hca", "storage_hca"} <= set(hv["podforge_sku"]["firmware"])
+        assert set(hv["podforge_nccl_tests"]) == {"version", "url", "sha256"}
+        assert all({"device", "rate_gbps"} <= set(h) for h in hv["podforge_storage_hca_ports"])
         assert all({"device", "rate_gbps", "netdev"} <= set(h) for h in hv["podforge_compute_hcas"])
         assert all({"export", "servers", "path", "protocol", "mount_point", "options"} <= set(m)
                    for m in hv["podforge_mounts"])
         assert all({"fabric", "priority"} <= set(sm) for sm in hv["podforge_subnet_manager"])
         assert isinstance(hv["podforge_lab"], bool) and isinstance(hv["podforge_roles"], list)
+
+
+def test_nccl_builds_nccl_tests_from_its_checked_tarball_into_a_versioned_directory() -> None:
+    """The release is fetched with the spec's sha256, unpacked and built with MPI, each step idempotent (creates);
+    no nccl-tests package is installed or held."""
+    tasks = load(PLAYBOOKS / "roles" / "nccl" / "tasks" / "nccl_tests.yml")
+    assert isinstance(tasks, list)
+    (build,) = [t for t in tasks if "block" in t]
+    steps = {next(k for k in t if k.startswith("ansible.builtin.")): t[next(k for k in t if k.startswith("ansible."))]
+             for t in build["block"]}
+    assert steps["ansible.builtin.get_url"]["checksum"] == "sha256:{{ nccl_tests_sha256 }}"
+    assert steps["ansible.builtin.unarchive"]["creates"].startswith("{{ nccl_tests_dir }}/")
+    make = steps["ansible.builtin.command"]
+    assert make["argv"][0] == "make" and "MPI=1" in make["argv"]
+    assert {a.split("=")[0] for a in make["argv"] if "=" in a} >= {"MPI", "MPI_HOME", "CUDA_HOME", "NCCL_HOME"}
+    assert make["creates"] == "{{ nccl_tests_dir }}/src/build/all_reduce_perf"
+    assert "{{ nccl_tests_version }}" in defaults_of("nccl")["nccl_tests_dir"]  # type: ignore[operator]
+    installed = [t for t in load(PLAYBOOKS / "roles" / "nccl" / "tasks" / "main.yml")  # type: ignore[union-attr]
+                 if "ansible.builtin.apt" in t or "ansible.builtin.dpkg_selections" in t]
+    assert installed and not any("nccl_tests" in yaml.safe_dump(t) or "nccl-tests" in yaml.safe_dump(t)
+                                 for t in installed)
+
+
+def test_acceptance_runs_the_binary_the_nccl_role_builds() -> None:
+    """Both roles name the same versioned build directory (the acceptance role cannot read the nccl role's vars)."""
+    built = str(defaults_of("nccl")["nccl_tests_dir"]).replace("{{ nccl_tests_version }}",
+                                                              "{{ podforge_versions['nccl_tests'] }}")
+    assert defaults_of("acceptance")["acceptance_all_reduce_binary"] == built + "/src/build/all_reduce_perf"
+
+
+def test_the_multinode_all_reduce_runs_once_per_wave_after_the_node_checks() -> None:
+    main = load(PLAYBOOKS / "roles" / "acceptance" / "tasks" / "main.yml")
+    assert isinstance(main, list)
+    assert main[-1]["ansible.builtin.include_tasks"] == "multinode.yml"
+    tasks = load(PLAYBOOKS / "roles" / "acceptance" / "tasks" / "multinode.yml")
+    assert isinstance(tasks, list) and all(t.get("run_once") is True for t in tasks)

@@ -86,7 +86,7 @@ def test_every_stand_in_says_what_it_is(lab) -> None:
 
 def test_roles_find_the_commands_and_units_they_use(lab) -> None:
     paths = {f.path for s in standin_packages(lab) for f in s.files}
-    for command in ("nvidia-smi", "nv-fabricmanager", "dcgmi", "nv-hostengine", "all_reduce_perf", "nvidia-ctk",
+    for command in ("nvidia-smi", "nv-fabricmanager", "dcgmi", "nv-hostengine", "nvidia-ctk",
                     "ofed_info"):
         assert f"/usr/bin/{command}" in paths
     for unit in ("nvidia-persistenced", "nvidia-fabricmanager", "nvidia-dcgm", "nvidia-dcgm-exporter"):
@@ -134,7 +134,7 @@ def test_the_stand_in_exporter_serves_the_configured_fields_without_samples(lab,
 
 def test_the_index_matches_the_files(repo: Path) -> None:
     stanzas = _stanzas((repo / "Packages").read_text())
-    assert len(stanzas) == 21  # 16 stand-ins and the upgrade's driver meta, utilities, fabric manager and NSCQ
+    assert len(stanzas) == 20  # 15 stand-ins and the upgrade's driver meta, utilities, fabric manager and NSCQ
     for stanza in stanzas:
         data = (repo / stanza["Filename"]).read_bytes()
         assert int(stanza["Size"]) == len(data)

@@ -15,6 +15,7 @@ import pytest
 
 from components.host import host_views
 from components.spec import load_stack_spec
+from components.spec.software import Firmware
 from components.verify.checks import Check, all_checks, check_named, run_check
 from components.verify.checks.monitoring import _PY_FETCH
 from components.verify.checks.storage import mount_unit_name
@@ -104,7 +105,8 @@ def test_the_live_h200_passes_every_gpu_check_and_fails_what_it_was_not_provisio
     assert by_status[Status.failed] == UNPROVISIONED
     assert by_status[Status.simulated] == set()
     assert by_status[Status.not_present] == {"gpu/nvlink", "gpu/fabric_manager", "hca/ports_active", "hca/cabling",
-                                             "storage/mounts", "serving/inference_health"}
+                                             "storage/mounts", "serving/inference_health", "gpu/vbios",
+                                             "hca/firmware"}
     assert all(results[k].detail.startswith("not required: ") for k in by_status[Status.not_present])
     assert results["gpu/inventory"].detail.startswith("1 × NVIDIA H200, 143771 MiB each")
     assert "580.159.04 (open, branch 580)" in results["gpu/driver_loaded"].detail
@@ -420,3 +422,53 @@ def test_every_check_has_a_testinfra_test() -> None:
     for path in (ROOT / "tests" / "verify").glob("test_*.py"):
         used |= set(re.findall(r'node\.verify\("([^"]+)"\)', path.read_text()))
     assert used == {c.key for c in all_checks()}
+
+
+# Firmware strings in the forms the tools print; not vendor release facts.
+VBIOS, OTHER_VBIOS, HCA_FW = "96.00.74.00.01", "96.00.61.00.01", "28.39.1002"
+
+
+def test_a_declared_vbios_is_checked_on_every_gpu() -> None:
+    expect = dataclasses.replace(expectation("h200"), firmware=Firmware(gpu_vbios=VBIOS))
+    query = "nvidia-smi --query-gpu=vbios_version --format=csv,noheader"
+    shell = h200_node()
+    shell.commands[query] = Completed(0, f"{VBIOS}\n", "")
+    assert outcome("gpu/vbios", shell, expect) == (Status.passed, f"VBIOS {VBIOS} on all 1 GPU(s), as declared")
+    shell.commands[query] = Completed(0, f"{OTHER_VBIOS}\n", "")
+    status, detail = outcome("gpu/vbios", shell, expect)
+    assert status is Status.failed and f"run VBIOS {OTHER_VBIOS}; the spec declares {VBIOS}" in detail
+    shell.commands[query] = Completed(0, "", "")
+    assert "0 GPU(s) report a VBIOS" in outcome("gpu/vbios", shell, expect)[1]
+    assert outcome("gpu/vbios", h200_node(), expectation("h200"))[0] is Status.not_present  # undeclared
+
+
+def test_declared_hca_firmware_is_read_from_sysfs() -> None:
+    base = expectation("superpod")
+    expect = dataclasses.replace(base, firmware=Firmware(compute_hca=HCA_FW))
+    good = {f"/sys/class/infiniband/{h.device}/fw_ver": HCA_FW + "\n" for h in base.compute_hcas}
+    status, detail = outcome("hca/firmware", FakeShell(files=good), expect)
+    assert status is Status.passed and detail.startswith(f"{len(base.compute_hcas)} HCA(s) on their declared")
+    first = base.compute_hcas[0].device
+    drifted = {**good, f"/sys/class/infiniband/{first}/fw_ver": "28.33.0000\n"}
+    status, detail = outcome("hca/firmware", FakeShell(files=drifted), expect)
+    assert status is Status.failed and detail == f"{first} runs firmware 28.33.0000, the spec declares {HCA_FW}"
+    status, detail = outcome("hca/firmware", FakeShell(), expect)
+    assert status is Status.failed and "no /sys/class/infiniband/" in detail
+    assert outcome("hca/firmware", FakeShell(files=good), base)[0] is Status.not_present  # undeclared
+
+
+def test_declared_storage_hca_firmware_covers_only_the_storage_hcas() -> None:
+    base = expectation("superpod")
+    if not base.storage_hcas:
+        pytest.skip("the superpod's first node has no storage HCA")
+    expect = dataclasses.replace(base, firmware=Firmware(storage_hca=HCA_FW))
+    files = {f"/sys/class/infiniband/{h.device}/fw_ver": HCA_FW for h in base.storage_hcas}
+    assert outcome("hca/firmware", FakeShell(files=files), expect)[0] is Status.passed
+
+
+def test_in_the_lab_declared_firmware_is_simulated_through_the_stand_in() -> None:
+    expect = dataclasses.replace(expectation("lab"), firmware=Firmware(gpu_vbios=VBIOS, compute_hca=HCA_FW))
+    tools = {"nvidia-smi", "ofed_info"}
+    assert outcome("gpu/vbios", FakeShell(tools=tools), expect)[0] is Status.simulated
+    assert outcome("hca/firmware", FakeShell(tools=tools), expect)[0] is Status.simulated
+    assert outcome("hca/firmware", FakeShell(), expect)[0] is Status.failed  # stand-in missing

@@ -61,14 +61,14 @@ def test_verify_exits_1_only_on_a_failed_check(monkeypatch, tmp_path: Path, caps
     out = tmp_path / "report.json"
     assert main(["verify", "--stack", "h200", "--hosts", "local://", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert data["counts"] == {"passed": 8, "failed": 0, "simulated": 0, "not present": 6}
-    assert "stack h200: 1 node(s); 8 passed, 0 failed, 0 simulated, 6 not present" in capsys.readouterr().out
+    assert data["counts"] == {"passed": 8, "failed": 0, "simulated": 0, "not present": 8}
+    assert "stack h200: 1 node(s); 8 passed, 0 failed, 0 simulated, 8 not present" in capsys.readouterr().out
 
     monkeypatch.setattr(runner, "open_shell", lambda target, key: h200_node())  # as captured: never provisioned
     assert main(["verify", "--stack", "h200", "--hosts", "local://"]) == 1
     text = capsys.readouterr().out
     assert all(f"failed       {name}" in text for name in UNPROVISIONED), text
-    assert "stack h200: 1 node(s); 4 passed, 4 failed, 0 simulated, 6 not present" in text
+    assert "stack h200: 1 node(s); 4 passed, 4 failed, 0 simulated, 8 not present" in text
 
 
 def test_unreachable_host_is_one_failed_result(monkeypatch) -> None:

@@ -190,6 +190,33 @@ def fabric_manager(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     return ok(f"{FABRIC_MANAGER_UNIT} active at {version}, the driver's version")
 
 
+def vbios(shell: NodeShell, expect: NodeExpectation) -> Outcome:
+    """Every GPU's VBIOS (`nvidia-smi --query-gpu=vbios_version`, a field of `nvidia-smi --help-query-gpu`) equals
+    the version software.firmware declares for the SKU."""
+    declared = expect.firmware.gpu_vbios
+    if declared is None:
+        return unneeded(f"software.firmware declares no GPU VBIOS for {expect.sku.name}")
+    guard = _guard(shell, expect)
+    if guard is not None:
+        return guard
+    if not shell.has("nvidia-smi"):
+        return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
+    result = shell.run("nvidia-smi --query-gpu=vbios_version --format=csv,noheader")
+    if result.rc != 0:
+        return bad(f"nvidia-smi --query-gpu=vbios_version: {result.first_error_line}")
+    found = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    problems = []
+    if len(found) != expect.sku.gpu.count:
+        problems.append(f"{len(found)} GPU(s) report a VBIOS, SKU {expect.sku.name} has {expect.sku.gpu.count}")
+    other = sorted({v for v in found if v != declared})
+    if other:
+        problems.append(f"{sum(v != declared for v in found)} GPU(s) run VBIOS {', '.join(other)}; the spec declares "
+                        f"{declared}")
+    if problems:
+        return bad("; ".join(problems))
+    return ok(f"VBIOS {declared} on all {len(found)} GPU(s), as declared")
+
+
 def _first_version(text: str) -> str | None:
     match = re.search(r"\b(\d+\.\d+(?:\.\d+)?)\b", text)
     return match.group(1) if match else None
@@ -204,4 +231,5 @@ CHECKS = (
     Check("gpu", "nvlink", "every GPU's NVLinks active (SKUs with NVLink)", nvlink),
     Check("gpu", "fabric_manager", "nvidia-fabricmanager active at the driver's version (SKUs with NVSwitch)",
           fabric_manager),
+    Check("gpu", "vbios", "every GPU's VBIOS equals software.firmware.<sku>.gpu_vbios (where declared)", vbios),
 )

@@ -42,6 +42,33 @@ def ports_active(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     return ok(f"{len(hcas)} HCA port(s) ACTIVE at the SKU's rates ({', '.join(h.device for h in hcas)})")
 
 
+def firmware(shell: NodeShell, expect: NodeExpectation) -> Outcome:
+    """Each HCA's firmware (/sys/class/infiniband/<device>/fw_ver, kernel ABI sysfs-class-infiniband: "Display
+    firmware version") equals the version software.firmware declares for its kind on the SKU."""
+    declared = [(hca, version) for hcas, version in ((expect.compute_hcas, expect.firmware.compute_hca),
+                                                     (expect.storage_hcas, expect.firmware.storage_hca))
+                if version is not None for hca in hcas]
+    if not declared:
+        return unneeded(f"software.firmware declares no HCA firmware for {expect.sku.name}"
+                        + ("" if expect.compute_hcas or expect.storage_hcas else " (it has no HCA)"))
+    if expect.lab:
+        return lab_stand_in(shell, "ofed_info", f"HCA firmware for {len(declared)} HCA(s)",
+                            "no RDMA devices; HCA firmware cannot be read in a container")
+    problems = []
+    for hca, version in declared:
+        found = shell.read(f"{SYS_INFINIBAND}/{hca.device}/fw_ver")
+        if found is None:
+            problems.append(f"{hca.device}: no {SYS_INFINIBAND}/{hca.device}/fw_ver (device missing?)")
+        elif found.strip() != version:
+            problems.append(f"{hca.device} runs firmware {found.strip()}, the spec declares {version}")
+    if problems:
+        return bad("; ".join(problems))
+    return ok(f"{len(declared)} HCA(s) on their declared firmware "
+              f"({', '.join(sorted({v for _, v in declared}))})")
+
+
 CHECKS = (
     Check("hca", "ports_active", "each HCA of the SKU: port ACTIVE at its rate", ports_active),
+    Check("hca", "firmware", "each HCA's fw_ver equals software.firmware.<sku>.compute_hca / storage_hca (where "
+                             "declared)", firmware),
 )
