@@ -30,14 +30,22 @@ def _guard(shell: NodeShell, expect: NodeExpectation) -> Outcome | None:
     return None
 
 
-def _smi_log(shell: NodeShell) -> SmiLog | Outcome:
+def _smi_output(shell: NodeShell, command: str, label: str) -> str | Outcome:
+    """What `command` (an nvidia-smi command line) prints, or why it printed nothing usable (`label: error`)."""
     if not shell.has("nvidia-smi"):
         return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
-    result = shell.run("nvidia-smi -q -x")
+    result = shell.run(command)
     if result.rc != 0:
-        return bad(f"nvidia-smi -q -x: {result.first_error_line}")
+        return bad(f"{label}: {result.first_error_line}")
+    return result.stdout
+
+
+def _smi_log(shell: NodeShell) -> SmiLog | Outcome:
+    out = _smi_output(shell, "nvidia-smi -q -x", "nvidia-smi -q -x")
+    if not isinstance(out, str):
+        return out
     try:
-        return parse_smi_xml(result.stdout)
+        return parse_smi_xml(out)
     except NvidiaSmiParseError as exc:
         return bad(f"nvidia-smi -q -x: {exc}")
 
@@ -131,12 +139,10 @@ def nvlink(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     guard = _guard(shell, expect)
     if guard is not None:
         return guard
-    if not shell.has("nvidia-smi"):
-        return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
-    result = shell.run("nvidia-smi nvlink -s")
-    if result.rc != 0:
-        return bad(f"nvidia-smi nvlink -s: {result.first_error_line}")
-    links = parse_nvlink_status(result.stdout)
+    out = _smi_output(shell, "nvidia-smi nvlink -s", "nvidia-smi nvlink -s")
+    if not isinstance(out, str):
+        return out
+    links = parse_nvlink_status(out)
     problems = []
     for index in range(expect.sku.gpu.count):
         found = links.get(index, ())
@@ -199,12 +205,11 @@ def vbios(shell: NodeShell, expect: NodeExpectation) -> Outcome:
     guard = _guard(shell, expect)
     if guard is not None:
         return guard
-    if not shell.has("nvidia-smi"):
-        return bad("nvidia-smi not installed (the driver's user-space tools are missing)")
-    result = shell.run("nvidia-smi --query-gpu=vbios_version --format=csv,noheader")
-    if result.rc != 0:
-        return bad(f"nvidia-smi --query-gpu=vbios_version: {result.first_error_line}")
-    found = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    out = _smi_output(shell, "nvidia-smi --query-gpu=vbios_version --format=csv,noheader",
+                      "nvidia-smi --query-gpu=vbios_version")
+    if not isinstance(out, str):
+        return out
+    found = [line.strip() for line in out.splitlines() if line.strip()]
     problems = []
     if len(found) != expect.sku.gpu.count:
         problems.append(f"{len(found)} GPU(s) report a VBIOS, SKU {expect.sku.name} has {expect.sku.gpu.count}")
