@@ -64,3 +64,14 @@ def test_a_long_private_key_is_held_until_it_ends():
     s = StreamRedactor()
     out = "".join(s.feed(text[i:i + 50]) for i in range(0, len(text), 50)) + s.flush()
     assert out == "key:\n[credential]\nok"
+
+
+def test_keyword_context_survives_a_call_that_sends_little():
+    # Found by the property above: one call sent only "Residents " (the keyword's last word), and the context
+    # kept for the next call was that word alone, so the number after it was no longer a permit number. The
+    # context is the last LEFT code points sent, however few this call sent.
+    text = "Let me know if anything is missing. Mainland Travel Permit for Taiwan Residents 85509654 on file. " * 3
+    k = text.index("Residents")
+    out, _ = _stream(text, [k + HOLD, k + HOLD + len("Residents ")], POLICY)
+    assert "85509654" not in out
+    assert out == redact(text, POLICY).text

@@ -85,6 +85,7 @@ class StreamRedactor:
         shift = self._sent - first
         self.findings.extend(Finding(f.category, f.start + shift, f.end + shift) for f in done)
         self._sent += cut - first
-        self._left = window[max(first, cut - LEFT) if cut - LEFT >= 0 else 0:cut][-LEFT:]
+        # The context is the last LEFT code points sent, however few this call sent.
+        self._left = window[max(0, cut - LEFT):cut]
         self._buf = window[cut:]
         return out
