@@ -359,7 +359,8 @@ def pdb_spec(workload: Workload | None = None) -> dict[str, Any]:
 
 def network_policies(spec: ClusterSpec, platform: InferencePlatform) -> dict[str, dict[str, Any]]:
     """Name → NetworkPolicy spec: deny everything, then allow only gateway → engine, engine ↔ engine (one
-    group's Ray and NCCL traffic), DNS, Prometheus → engine metrics, and the ingress controller → gateway."""
+    group's Ray and NCCL traffic), DNS, Prometheus → engine and gateway metrics, the ingress controller →
+    gateway, and gateway → the audit brokers when the gateway is deployed with an audit topic."""
     port = _serving(spec).port
     engine = {"matchLabels": dict(ENGINE_LABELS)}
     gateway = {"matchLabels": dict(GATEWAY_LABELS)}
@@ -385,7 +386,28 @@ def network_policies(spec: ClusterSpec, platform: InferencePlatform) -> dict[str
                                           "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
                                               "kubernetes.io/metadata.name": "ingress-nginx"}}}],
                                               "ports": [{"protocol": "TCP", "port": GATEWAY_PORT}]}]},
+        "prometheus-to-gateway": {"podSelector": gateway, "policyTypes": ["Ingress"],
+                                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                                      "kubernetes.io/metadata.name": platform.monitoring_namespace}}}],
+                                      "ports": [{"protocol": "TCP", "port": GATEWAY_PORT}]}]},
+        **_gateway_egress_to_kafka(spec, platform, gateway),
     }
+
+
+def _gateway_egress_to_kafka(spec: ClusterSpec, platform: InferencePlatform,
+                             gateway: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """With `gateway.audit_topic`, the gateway may reach the audit cluster's pods on the brokers' ports:
+    pods labelled `strimzi.io/cluster: <cluster>` (the label Strimzi puts on every resource of a Kafka cluster,
+    the one KafkaTopic uses above) in the topic operator's namespace. Nothing else leaves the gateway pod."""
+    g = spec.gateway
+    if g is None or g.image is None or not g.audit_topic or not g.audit_bootstrap_servers:
+        return {}
+    ports = sorted({int(server.rsplit(":", 1)[1]) for server in g.audit_bootstrap_servers})
+    kafka = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": platform.audit_topics.namespace}},
+             "podSelector": {"matchLabels": {"strimzi.io/cluster": platform.audit_topics.cluster}}}
+    return {"gateway-egress-to-kafka": {"podSelector": gateway, "policyTypes": ["Egress"],
+                                        "egress": [{"to": [kafka],
+                                                    "ports": [{"protocol": "TCP", "port": p} for p in ports]}]}}
 
 
 # --- RBAC ---------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pulumi_vault as vault
 from components import paths
 from components import release as machine
 from components.autoscale import scaled_object
+from components.inference import gateway as gw
 from components.inference import manifests as m
 from components.inference import releases
 from components.inference.observability import alert_groups, dashboard_json
@@ -147,6 +148,7 @@ class InferenceStack(pulumi.ComponentResource):
                            "name": m.group_of(platform, role)}])
 
         self._tls(name, spec, platform, ns, cr, in_ns)
+        self._gateway(name, spec, platform, ns, cr, in_ns)
         self._observability(name, spec, platform, ns, cr, in_ns, child)
         for topic, topic_spec in m.audit_topics(spec, platform).items():
             cr(f"{name}-topic-{topic}", "kafka.strimzi.io/v1beta2", "KafkaTopic",
@@ -250,6 +252,37 @@ class InferenceStack(pulumi.ComponentResource):
             bound_service_account_names=list(bound.service_accounts),
             bound_service_account_namespaces=list(bound.namespaces), audience=bound.audience,
             token_policies=[policy.name], token_ttl=bound.token_ttl, token_max_ttl=bound.token_ttl)
+
+    def _gateway(self, name: str, spec: ClusterSpec, platform: InferencePlatform, ns: str, cr,
+                 in_ns: pulumi.ResourceOptions) -> None:
+        """The gateway in front of the engine (components.inference.gateway), only with the spec's
+        `gateway.image`: its ServiceAccount, the ConfigMap of the project it reads, its volume, the Deployment,
+        Service `podforge-gateway` (the Ingress backend) and its ServiceMonitor."""
+        if not gw.enabled(spec):
+            return
+        stack = pulumi.get_stack()
+        jwks, jwks_text = gw.jwks_file(spec), None
+        if jwks is not None:
+            try:
+                jwks_text = (paths.project_root() / jwks).read_text()
+            except OSError as exc:
+                raise pulumi.RunError(f"gateway.oidc.jwks {jwks}: cannot read it ({exc.strerror}); the gateway's "
+                                      "pod needs the file") from None
+        account = k8s.core.v1.ServiceAccount(f"{name}-gateway-sa", opts=in_ns, metadata=m.meta(gw.NAME, ns),
+                                             automount_service_account_token=False)
+        config = k8s.core.v1.ConfigMap(f"{name}-gateway-project", opts=in_ns,
+                                       metadata=m.meta(gw.CONFIG_NAME, ns, m.GATEWAY_LABELS),
+                                       data=gw.config_data(spec, stack, jwks_text))
+        claim = k8s.core.v1.PersistentVolumeClaim(f"{name}-gateway-state", opts=in_ns,
+                                                  metadata=m.meta(gw.STATE_CLAIM, ns, m.GATEWAY_LABELS),
+                                                  spec=gw.state_claim_spec(spec))
+        k8s.apps.v1.Deployment(f"{name}-gateway", opts=pulumi.ResourceOptions(
+            parent=self, depends_on=[account, config, claim]), metadata=m.meta(gw.NAME, ns, m.GATEWAY_LABELS),
+            spec=gw.deployment_spec(spec, platform, stack))
+        k8s.core.v1.Service(f"{name}-gateway-service", opts=in_ns, metadata=m.meta(gw.NAME, ns, gw.service_labels()),
+                            spec=gw.service_spec())
+        cr(f"{name}-servicemonitor-gateway", "monitoring.coreos.com/v1", "ServiceMonitor", m.meta(gw.NAME, ns),
+           gw.service_monitor_spec(ns))
 
     def _observability(self, name: str, spec: ClusterSpec, platform: InferencePlatform, ns: str, cr,
                        in_ns: pulumi.ResourceOptions, child: pulumi.ResourceOptions) -> None:

@@ -926,6 +926,16 @@ def _gateway_audit_topic(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterat
                "the Kafka brokers (HOST:PORT) when gateway.audit_topic is set")
 
 
+@needs("gateway")
+def _gateway_on_kubernetes_jwks(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding]:
+    """On Kubernetes (`gateway.image`) the network policies let the gateway reach only the engine, DNS and the
+    audit brokers, so the issuer's keys must come with the project (a file in the pod's ConfigMap)."""
+    oidc = spec.gateway.oidc
+    if spec.gateway.image is not None and oidc is not None and oidc.jwks.startswith("https://"):
+        yield (("gateway", "oidc", "jwks"), oidc.jwks,
+               "a JWKS file in the project when gateway.image is set (the gateway pod may not reach the issuer)")
+
+
 @needs("serving")
 def _release(spec: ClusterSpec, catalogue: dict[str, Sku]) -> Iterator[Finding | Clash]:
     """Blue-green needs two releases: a candidate named like the active one could not be told apart by its label."""

@@ -98,8 +98,27 @@ class GatewayTls(SpecModel):
         return value
 
 
+IMAGE_PATTERN = (r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+                 r"(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?@sha256:[a-f0-9]{64}$")
+"""`NAME[:TAG]@sha256:DIGEST`: an image pinned by the digest of its manifest. The digest form is the OCI image
+spec's (descriptor.md, "Digests": algorithm `sha256`, encoded portion `[a-f0-9]{64}`); the name and tag grammar
+is distribution/reference's (reference.go: path components `[a-z0-9]+(?:[._-][a-z0-9]+)*`, tag: a word
+character, then up to 127 word characters, `.` or `-`)."""
+QUANTITY_PATTERN = r"^[1-9][0-9]*(Mi|Gi|Ti)$"
+"""A storage size as Kubernetes writes quantities, in binary units (`50Gi`)."""
+
+
 class Gateway(SpecModel):
     """The inference gateway in front of the engine (components.gateway)."""
+
+    image: str | None = Field(None, description="The gateway's OCI image on the serving stack; none: no gateway "
+                                                "there.")
+    state_size: str = Field("50Gi", pattern=QUANTITY_PATTERN,
+                            description="Size of the gateway's volume on Kubernetes (its key store and audit log, "
+                                        "kept `retention.audit_log_days`), e.g. `50Gi`.")
+    state_storage_class: str | None = Field(None, min_length=1,
+                                            description="StorageClass of that volume; none: the cluster's "
+                                                        "default.")
 
     listen: str = Field("127.0.0.1:8080", pattern=LISTEN_PATTERN, description="`HOST:PORT` the gateway "
                                                                                "listens on.")
@@ -129,6 +148,18 @@ class Gateway(SpecModel):
     desensitize: dict[AccessRole, dict[str, DesensitizeAction]] = Field(
         default_factory=dict, description="Per role, category → `mask`, `hash` or `token`; every category a "
                                           "role does not name is masked.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str | None) -> str | None:
+        import re
+
+        if value is None:
+            return value
+        tag = re.search(r":([A-Za-z0-9_][A-Za-z0-9._-]*)(@|$)", value.rsplit("/", 1)[-1])
+        if re.fullmatch(IMAGE_PATTERN, value) is None or (tag is not None and tag.group(1) == "latest"):
+            raise ValueError("an image pinned by digest, NAME[:TAG]@sha256:<64 hex digits>, not tagged `latest`")
+        return value
 
     @field_validator("audit_bootstrap_servers")
     @classmethod

@@ -48,12 +48,25 @@ NOT_APPLIED = {
 FIRST = ("Namespace", "RuntimeClass", "PersistentVolume")
 
 
+# An image reference pinned by digest, so that the stack declares the gateway (the digest names no real image:
+# nothing runs the pods here).
+GATEWAY_IMAGE = "registry.example.internal/podforge/gateway:0.1.0@sha256:" + "ab" * 32
+
+
 @functools.cache
-def declared(stack_name: str, multi_node: bool = False) -> tuple[tuple[str, dict[str, Any]], ...]:
+def declared(stack_name: str, multi_node: bool = False,
+             gateway: bool = False) -> tuple[tuple[str, dict[str, Any]], ...]:
     """(Pulumi type, object) of every Kubernetes resource the stack's program declares, from the offline capture.
     `multi_node`: with the spec's serving.pipeline_parallel_size raised to the smallest power of two that takes
-    the engine past one node."""
+    the engine past one node. `gateway`: with gateway.image and an audit topic set, so the gateway's objects
+    and its egress policy to the audit brokers are declared too."""
     stack, loaded = load_stack_spec(stack_name)
+    if gateway:
+        spec = loaded.spec
+        loaded = dataclasses.replace(loaded, spec=spec.model_copy(update={
+            "gateway": spec.gateway.model_copy(update={
+                "image": GATEWAY_IMAGE, "audit_topic": "podforge-audit-requests",
+                "audit_bootstrap_servers": ["podforge-audit-kafka-bootstrap.kafka.svc:9093"]})}))
     if multi_node:
         lay = layout(loaded.spec)
         stages = 2
@@ -172,6 +185,21 @@ def test_multi_node_engine_leaderworkerset_is_applied_and_reads_back(cluster):
     objects = applicable(declared(stack_name, multi_node=True))
     lws = [o for o in objects if o["kind"] == "LeaderWorkerSet"]
     assert len(lws) == 1 and lws[0]["spec"]["leaderWorkerTemplate"]["size"] >= 2
+    assert apply_and_compare(server, objects) == []
+
+
+def test_the_gateway_objects_are_applied_and_read_back(cluster):
+    """With gateway.image set, the gateway's objects (its ServiceAccount, project ConfigMap, state volume claim,
+    Deployment, Service and ServiceMonitor, and the egress policy to the audit brokers) are accepted by the server
+    and read back unchanged."""
+    stack_name, server = cluster
+    base = {ident(o) for o in applicable(declared(stack_name))}
+    objects = applicable(declared(stack_name, gateway=True))
+    added = [o for o in objects if ident(o) not in base]
+    assert {o["kind"] for o in added} >= {"Deployment", "Service", "ServiceMonitor", "PersistentVolumeClaim",
+                                          "NetworkPolicy"}
+    assert all(o["metadata"].get("labels", {}).get("app.kubernetes.io/name") == "podforge-gateway"
+               for o in added if o["kind"] == "Deployment")
     assert apply_and_compare(server, objects) == []
 
 
