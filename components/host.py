@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components import paths
+from components.render import gateway_project
 from components.render.environment import render
 from components.render.fabric_files import fabric_files, sm_port_device
 from components.render.netplan import IpoibInterface, ipoib_interfaces
@@ -172,6 +173,8 @@ class HostView:
     def host_vars(self) -> dict[str, Any]:
         """What the roles need to know about the host, all from the spec; no connection settings."""
         site = copy.deepcopy(dict(self.site_vars))  # fresh containers per host: a YAML dump would alias shared ones
+        gateway = {"podforge_gateway": site["podforge_gateway"]} if (
+            site["podforge_gateway"] and "inference_local" in self.roles) else {}
         return {
             "podforge_site": site["podforge_site"],
             "podforge_lab": site["podforge_lab"],
@@ -198,6 +201,7 @@ class HostView:
             "podforge_serving": site["podforge_serving"],
             "podforge_audit_log_days": site["podforge_audit_log_days"],
             "podforge_ssh_user": self.login.user,
+            **gateway,
         }
 
     def files(self) -> dict[str, str]:
@@ -209,7 +213,7 @@ def host_views(spec: ClusterSpec, root: Path | None = None) -> dict[str, HostVie
     """Every node's view, in spec order, from one pass over the spec. `root`: the project directory that
     known_hosts files named in the spec are relative to (default: the project)."""
     root = root if root is not None else paths.project_root()
-    site_vars = _site_vars(spec)
+    site_vars = {**_site_vars(spec), "podforge_gateway": gateway_vars(spec, root)}
     chrony = render("chrony.conf.j2", ntp_servers=list(spec.site.ntp_servers))
     compute = spec.compute_fabric()
     storage = next((f for f in spec.fabrics if f.purpose is FabricPurpose.storage), None)
@@ -289,6 +293,31 @@ def _site_vars(spec: ClusterSpec) -> dict[str, Any]:
         "podforge_serving": spec.serving.model_dump(mode="json") if spec.serving else None,
         "podforge_audit_log_days": spec.retention.audit_log_days,
     }
+
+
+def gateway_vars(spec: ClusterSpec, root: Path) -> dict[str, Any]:
+    """What the inference_local role needs to run the gateway's image beside the engine (docs/gateway.md, "Beside
+    the engine"): the image, where it listens, the project files the container reads (the whole spec: TLS is the
+    gateway's own there, no ingress in front), where its key store and audit log go. Empty without
+    `gateway.image` or without inference_local nodes. The JWKS file `gateway.oidc.jwks` names is read from the
+    project `root`; a file that cannot be read is named in `missing` (the role refuses to go on)."""
+    g = spec.gateway
+    if g.image is None or not spec.nodes_with(NodeRole.inference_local):
+        return {}
+    stack = spec.site.name
+    jwks, jwks_text, missing = gateway_project.jwks_file(spec), None, []
+    if jwks is not None:
+        try:
+            jwks_text = (root / jwks).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            missing, jwks_text = [jwks], ""
+    files = gateway_project.project_files(spec, stack, tls=True, jwks_text=jwks_text)
+    where = gateway_project.file_paths(spec, stack)
+    return {"image": g.image, "listen": g.listen, "stack": stack, "tls": g.tls is not None,
+            "uid": gateway_project.UID, "project_dir": gateway_project.PROJECT_DIR,
+            "state_dir": gateway_project.STATE_DIR, "key_store": gateway_project.KEY_STORE,
+            "audit_log": gateway_project.AUDIT_LOG, "missing": missing,
+            "files": [{"path": where[key], "content": text} for key, text in files.items()]}
 
 
 def _addresses(node: Node) -> dict[str, str]:

@@ -28,10 +28,11 @@ Sources of the names used here:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from components.inference import manifests as m
+from components.render import gateway_project as project
+from components.render.gateway_project import AUDIT_LOG, KEY_STORE, PROJECT_DIR, STATE_DIR, UID
 from components.spec import ClusterSpec
 from components.spec.inference import InferencePlatform
 
@@ -42,22 +43,12 @@ HEALTH_PATH = "/health"
 engine replica is healthy, else 503)."""
 METRICS_PATH = "/metrics"
 """Prometheus text, permission `metrics:view` (components/gateway/app.py)."""
-PROJECT_DIR = "/etc/podforge"
-"""The project the pod's `podforge` reads (PODFORGE_PROJECT_DIR): Pulumi.yaml, the stack's settings file and
-the spec, from the ConfigMap, read-only."""
-STATE_DIR = "/var/lib/podforge-gateway"
-"""The volume: the key store and the audit log."""
-KEY_STORE = f"{STATE_DIR}/gateway-keys.json"
-AUDIT_LOG = f"{STATE_DIR}/gateway-audit.jsonl"
-SPEC_FILE = "spec.yaml"
-JWKS_KEY = "oidc-jwks.json"
 CONFIG_NAME = f"{NAME}-project"
 STATE_CLAIM = f"{NAME}-state"
 METRICS_SECRET = f"{NAME}-metrics"
 """Secret (in the platform namespace) whose key `token` is an API key of a role with `metrics:view`, which
 Prometheus sends to `/metrics`; the security administrator creates it (docs/inference.md, "The gateway")."""
 METRICS_SECRET_KEY = "token"
-UID = 1000
 RESOURCES = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "4Gi"}}
 """Starting values, not measurements: the gateway is one uvicorn process (one core for the event loop, more for
 the thread pool of desensitization); measure under the site's load and adjust."""
@@ -74,41 +65,18 @@ def engine_url(spec: ClusterSpec, platform: InferencePlatform) -> str:
 
 
 def pod_spec_text(spec: ClusterSpec) -> str:
-    """The spec as the pod reads it: the stack's spec (JSON, which is YAML) without `gateway.tls`. On Kubernetes
-    the Ingress terminates TLS with cert-manager's certificate; the pod serves plain HTTP behind it and holds no
-    Vault token."""
-    pod = spec.model_copy(update={"gateway": spec.gateway.model_copy(update={"tls": None})})
-    return json.dumps(pod.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
-
-
-def jwks_file(spec: ClusterSpec) -> str | None:
-    """The project-relative JWKS file of `gateway.oidc` (None for none or an https:// URL): the pod needs it at
-    the same path."""
-    oidc = spec.gateway.oidc
-    if oidc is None or oidc.jwks.startswith("https://"):
-        return None
-    return oidc.jwks
+    """The spec as the pod reads it: without `gateway.tls`. On Kubernetes the Ingress terminates TLS with
+    cert-manager's certificate; the pod serves plain HTTP behind it and holds no Vault token."""
+    return project.spec_text(spec, tls=False)
 
 
 def config_data(spec: ClusterSpec, stack: str, jwks_text: str | None = None) -> dict[str, str]:
-    """The ConfigMap's data: a Pulumi.yaml, `Pulumi.<stack>.yaml` naming the spec, the spec, and the JWKS file
-    when `gateway.oidc.jwks` names one (`jwks_text`, read from the project by the caller)."""
-    data = {"Pulumi.yaml": "name: podforge-gateway\nruntime: python\n",
-            f"Pulumi.{stack}.yaml": f"config:\n  podforge:spec: {SPEC_FILE}\n",
-            SPEC_FILE: pod_spec_text(spec)}
-    if jwks_file(spec) is not None:
-        if jwks_text is None:
-            raise ValueError(f"gateway.oidc.jwks {jwks_file(spec)}: the gateway's pod needs the file's text")
-        data[JWKS_KEY] = jwks_text
-    return data
+    """The ConfigMap's data: the project's files (components.render.gateway_project), the spec without TLS."""
+    return project.project_files(spec, stack, tls=False, jwks_text=jwks_text)
 
 
 def _config_items(spec: ClusterSpec, stack: str) -> list[dict[str, str]]:
-    items = [{"key": k, "path": k} for k in ("Pulumi.yaml", f"Pulumi.{stack}.yaml", SPEC_FILE)]
-    jwks = jwks_file(spec)
-    if jwks is not None:
-        items.append({"key": JWKS_KEY, "path": jwks})
-    return items
+    return [{"key": k, "path": p} for k, p in project.file_paths(spec, stack).items()]
 
 
 def serve_command(spec: ClusterSpec, platform: InferencePlatform, stack: str) -> list[str]:

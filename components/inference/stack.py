@@ -21,6 +21,7 @@ from components.inference import gateway as gw
 from components.inference import manifests as m
 from components.inference import releases
 from components.inference.observability import alert_groups, dashboard_json
+from components.render import gateway_project
 from components.spec import ClusterSpec
 from components.spec.inference import InferencePlatform
 from components.vault import kubernetes_auth as vault_auth
@@ -261,7 +262,7 @@ class InferenceStack(pulumi.ComponentResource):
         if not gw.enabled(spec):
             return
         stack = pulumi.get_stack()
-        jwks, jwks_text = gw.jwks_file(spec), None
+        jwks, jwks_text = gateway_project.jwks_file(spec), None
         if jwks is not None:
             try:
                 jwks_text = (paths.project_root() / jwks).read_text()

@@ -14,6 +14,7 @@ from components.inference import InferenceStack, InferenceStackArgs
 from components.inference import gateway as gw
 from components.inference import manifests as m
 from components.offline.capture import run_program
+from components.render import gateway_project as project
 from components.spec import load_spec, load_stack_spec
 from components.spec.gateway import GatewayOidc, GatewayTls
 from components.spec.inference import InferencePlatform
@@ -201,14 +202,14 @@ def test_a_jwks_file_goes_into_the_pod_at_its_project_path(tmp_path: Path) -> No
     spec = _spec(image=IMAGE, oidc=GatewayOidc(issuer="https://sso.bank.internal", audience="podforge-gateway",
                                                jwks="keys/sso-jwks.json"))
     data = gw.config_data(spec, STACK, '{"keys": []}')
-    assert data[gw.JWKS_KEY] == '{"keys": []}'
+    assert data[project.JWKS_KEY] == '{"keys": []}'
     items = gw.deployment_spec(spec, InferencePlatform(), STACK)["template"]["spec"]["volumes"][0]["configMap"][
         "items"]
-    assert {"key": gw.JWKS_KEY, "path": "keys/sso-jwks.json"} in items
+    assert {"key": project.JWKS_KEY, "path": "keys/sso-jwks.json"} in items
     with pytest.raises(ValueError, match=r"gateway\.oidc\.jwks"):
         gw.config_data(spec, STACK)
     url = _spec(image=IMAGE, oidc=spec.gateway.oidc.model_copy(update={"jwks": "https://sso.bank.internal/jwks"}))
-    assert gw.JWKS_KEY not in gw.config_data(url, STACK)
+    assert project.JWKS_KEY not in gw.config_data(url, STACK)
 
 
 EXPECTED = ("an image pinned by digest, NAME[:TAG]@sha256:<64 hex digits>, not tagged `latest` (The gateway's OCI "

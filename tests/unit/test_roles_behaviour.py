@@ -4,18 +4,12 @@ all_reduce_perf and HCA port files (stand-in commands and a fake sysfs tree in a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.support.role_check import run_role
 
 # all_reduce_perf output in the nccl-tests 2.13 format (8 GPUs of one node); {busbw} and {oob} are filled in.
 ALL_REDUCE = """# nThread 1 nGpus 8 minBytes 8 maxBytes 1073741824 step: 2(factor) warmup iters: 5 iters: 20
@@ -50,23 +44,6 @@ DCGM_PASS = """Successfully ran diagnostic for group.
 +---------------------------+------------------------------------------------+
 """
 DCGM_FAIL = DCGM_PASS.replace("| Persistence Mode          | Pass  ", "| Persistence Mode          | Fail  ")
-
-
-def run_role(tmp: Path, role: str, variables: dict[str, Any]) -> dict[str, Any]:
-    """ansible-playbook --check on localhost (local connection) applying `role`; the json callback's result."""
-    play = [{"name": f"{role} under test", "hosts": "localhost", "connection": "local", "gather_facts": True,
-             "gather_subset": ["!all", "min", "virtual"], "roles": [{"role": role}]}]
-    (tmp / "play.yml").write_text(yaml.safe_dump(play))
-    (tmp / "vars.json").write_text(json.dumps(variables))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-           "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-           "ANSIBLE_PYTHON_INTERPRETER": sys.executable}
-    done = subprocess.run([str(BIN / "ansible-playbook"), "--check", "-i", "localhost,", "-e", f"@{tmp / 'vars.json'}",
-                           str(tmp / "play.yml")], capture_output=True, text=True, env=env, timeout=180, check=False)
-    start = done.stdout.find("{")
-    assert start >= 0, done.stdout + done.stderr
-    return json.loads(done.stdout[start:])
 
 
 def outcome(result: dict[str, Any]) -> tuple[int, int]:
