@@ -10,7 +10,7 @@ STAMP := $(VENV)/.podforge-installed
 PODFORGE := $(BIN)/podforge
 # Debian packages the lab and the tests use (installed only when missing, only as root).
 APT_PACKAGES := debootstrap systemd-container iproute2 openssh-client openssh-server openssl rsync \
-  ibsim-utils opensm infiniband-diags openjdk-17-jre-headless maven
+  ibsim-utils opensm infiniband-diags openjdk-17-jre-headless maven skopeo umoci runc
 # The Pulumi engine in the venv: `build` (from tools/pulumi, cached outside the clone), `skip`, or an installed pulumi.
 ENGINE ?= build
 # promtool (Prometheus's rule checker) in the venv: `build` (from tools/promtool, cached outside the clone), `skip`,
@@ -22,10 +22,14 @@ KUBE ?= build
 # The Kafka broker's jars for tests/integration/test_kafka_audit.py: `fetch` (tools/fetch-kafka.sh, from Maven
 # Central, cached outside the clone), `skip` (those tests then skip), or a directory holding kafka_2.13-*.jar.
 KAFKA ?= fetch
+# The gateway's OCI image for tests/integration/test_gateway_image.py and for a site registry (docs/gateway.md "The
+# image"): `build` (tools/build-gateway-image.sh: its wheels and Debian base cached outside the clone, written to
+# build/gateway-image; needs root), or `skip` (that test then skips).
+GATEWAY_IMAGE ?= build
 
-.PHONY: setup engine promtool kube kafka demo test bench lint lab-down clean
+.PHONY: setup engine promtool kube kafka gateway-image demo test bench lint lab-down clean
 
-setup: $(STAMP) engine promtool kube kafka
+setup: $(STAMP) engine promtool kube kafka gateway-image
 
 $(STAMP): pyproject.toml requirements.lock
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -51,6 +55,9 @@ kube: $(STAMP)
 
 kafka: $(STAMP)
 	@tools/fetch-kafka.sh $(BIN) $(KAFKA)
+
+gateway-image: $(STAMP)
+	@tools/build-gateway-image.sh $(BIN) $(GATEWAY_IMAGE)
 
 demo: setup
 	@root=$$([ "$$(id -u)" = 0 ] && echo yes || echo no)
