@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from components.lab import rootfs as lab_rootfs
@@ -173,27 +173,36 @@ def store_layer(stage: Path, layer: Layer) -> None:
     (stage / "layer.json").write_text(json.dumps(layer.to_json(), indent=2) + "\n")
 
 
-def base_stage(cache: Path, mirror: str) -> tuple[Path, Layer]:
-    stage = cache / f"gateway-image-base-{base_key()}"
+def cached_stage(cache: Path, name: str, key: str, build: Callable[[Path], Layer]) -> tuple[Path, Layer]:
+    """The layer cached in `gateway-image-<name>-<key>`, else `build(stage)` into a fresh stage, recorded."""
+    stage = cache / f"gateway-image-{name}-{key}"
     layer = cached_layer(stage)
     if layer:
-        say(f"base: reusing {layer.descriptor.digest[:19]} from {stage}")
+        say(f"{name}: reusing {layer.descriptor.digest[:19]} from {stage}")
         return stage, layer
     started = time.monotonic()
     shutil.rmtree(stage, ignore_errors=True)
-    partial = stage / "rootfs.partial"
-    partial.parent.mkdir(parents=True)
-    say(f"base: debootstrap --variant=minbase {SUITE} with {', '.join(PACKAGES)} from {mirror}")
-    run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(partial), mirror],
-        "debootstrap")
-    prepare_base(partial)
-    partial.rename(stage / "rootfs")
-    layer = ImageLayout(stage / "oci").add_layer_tree(stage / "rootfs", mtime=LAYER_MTIME, skip=LAYER_SKIP.__contains__,
-                                                     comment=f"debian {SUITE} minbase + {' '.join(PACKAGES)}")
+    stage.mkdir(parents=True)
+    layer = build(stage)
     store_layer(stage, layer)
-    say(f"base: {layer.descriptor.digest[:19]} ({layer.descriptor.size / 1e6:.1f} MB) in "
+    say(f"{name}: {layer.descriptor.digest[:19]} ({layer.descriptor.size / 1e6:.1f} MB) in "
         f"{time.monotonic() - started:.0f} s")
     return stage, layer
+
+
+def base_stage(cache: Path, mirror: str) -> tuple[Path, Layer]:
+    def build(stage: Path) -> Layer:
+        partial = stage / "rootfs.partial"
+        say(f"base: debootstrap --variant=minbase {SUITE} with {', '.join(PACKAGES)} from {mirror}")
+        run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(partial), mirror],
+            "debootstrap")
+        prepare_base(partial)
+        partial.rename(stage / "rootfs")
+        return ImageLayout(stage / "oci").add_layer_tree(stage / "rootfs", mtime=LAYER_MTIME,
+                                                         skip=LAYER_SKIP.__contains__,
+                                                         comment=f"debian {SUITE} minbase + {' '.join(PACKAGES)}")
+
+    return cached_stage(cache, "base", base_key(), build)
 
 
 def prepare_base(root: Path) -> None:
@@ -227,34 +236,26 @@ def chroot_pip(rootfs: Path, pip_wheel: str, args: list[str], step: str) -> str:
 
 
 def wheels_stage(cache: Path, base: Path, house: Path) -> tuple[Path, Layer]:
-    stage = cache / f"gateway-image-wheels-{wheels_key()}"
-    layer = cached_layer(stage)
-    if layer:
-        say(f"wheels: reusing {layer.descriptor.digest[:19]} from {stage}")
-        return stage, layer
-    started = time.monotonic()
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
-    partial = stage / "rootfs.partial"
-    say(f"wheels: a venv at {VENV} with the {sum(1 for _ in pins())} wheels of {LOCK.name}")
-    run(["cp", "-a", "--reflink=auto", str(base / "rootfs"), str(partial)], "copying the base rootfs")
-    run(["chroot", str(partial), "/usr/bin/python3", "-m", "venv", "--without-pip", VENV], "python3 -m venv",
-        env=chroot_env())
-    wheels = partial / "tmp/wheels"
-    shutil.copytree(house, wheels)
-    pip_wheel = next(p.name for p in wheels.glob("pip-*.whl"))
-    chroot_pip(partial, f"wheels/{pip_wheel}", ["install", "-q", "--no-index", "--no-deps", "--find-links", "/tmp/wheels",
-                                                "-r", f"/tmp/wheels/{LOCK.name}"], "pip install (wheels)")
-    chroot_pip(partial, f"wheels/{pip_wheel}", ["check"], "pip check")
-    shutil.rmtree(wheels)
-    partial.rename(stage / "rootfs")
-    layer = ImageLayout(stage / "oci").add_layer_tree(
-        stage / "rootfs", mtime=LAYER_MTIME, owner=root_owner, comment=f"venv {VENV}: {LOCK.name}",
-        paths=["opt/" + p for p in tree_paths(stage / "rootfs" / "opt")])
-    store_layer(stage, layer)
-    say(f"wheels: {layer.descriptor.digest[:19]} ({layer.descriptor.size / 1e6:.1f} MB) in "
-        f"{time.monotonic() - started:.0f} s")
-    return stage, layer
+    def build(stage: Path) -> Layer:
+        partial = stage / "rootfs.partial"
+        say(f"wheels: a venv at {VENV} with the {sum(1 for _ in pins())} wheels of {LOCK.name}")
+        run(["cp", "-a", "--reflink=auto", str(base / "rootfs"), str(partial)], "copying the base rootfs")
+        run(["chroot", str(partial), "/usr/bin/python3", "-m", "venv", "--without-pip", VENV], "python3 -m venv",
+            env=chroot_env())
+        wheels = partial / "tmp/wheels"
+        shutil.copytree(house, wheels)
+        pip_wheel = next(p.name for p in wheels.glob("pip-*.whl"))
+        chroot_pip(partial, f"wheels/{pip_wheel}", ["install", "-q", "--no-index", "--no-deps", "--find-links",
+                                                    "/tmp/wheels", "-r", f"/tmp/wheels/{LOCK.name}"],
+                   "pip install (wheels)")
+        chroot_pip(partial, f"wheels/{pip_wheel}", ["check"], "pip check")
+        shutil.rmtree(wheels)
+        partial.rename(stage / "rootfs")
+        return ImageLayout(stage / "oci").add_layer_tree(
+            stage / "rootfs", mtime=LAYER_MTIME, owner=root_owner, comment=f"venv {VENV}: {LOCK.name}",
+            paths=["opt/" + p for p in tree_paths(stage / "rootfs" / "opt")])
+
+    return cached_stage(cache, "wheels", wheels_key(), build)
 
 
 def project_files() -> list[str]:
