@@ -305,12 +305,11 @@ def gateway_vars(spec: ClusterSpec, root: Path) -> dict[str, Any]:
     if g.image is None or not spec.nodes_with(NodeRole.inference_local):
         return {}
     stack = spec.site.name
-    jwks, jwks_text, missing = gateway_project.jwks_file(spec), None, []
-    if jwks is not None:
-        try:
-            jwks_text = (root / jwks).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            missing, jwks_text = [jwks], ""
+    missing: list[str] = []
+    try:
+        jwks_text = gateway_project.read_jwks(spec, root)
+    except (OSError, UnicodeDecodeError):
+        missing, jwks_text = [str(gateway_project.jwks_file(spec))], ""
     files = gateway_project.project_files(spec, stack, tls=True, jwks_text=jwks_text)
     where = gateway_project.file_paths(spec, stack)
     return {"image": g.image, "listen": g.listen, "stack": stack, "tls": g.tls is not None,

@@ -262,13 +262,12 @@ class InferenceStack(pulumi.ComponentResource):
         if not gw.enabled(spec):
             return
         stack = pulumi.get_stack()
-        jwks, jwks_text = gateway_project.jwks_file(spec), None
-        if jwks is not None:
-            try:
-                jwks_text = (paths.project_root() / jwks).read_text()
-            except OSError as exc:
-                raise pulumi.RunError(f"gateway.oidc.jwks {jwks}: cannot read it ({exc.strerror}); the gateway's "
-                                      "pod needs the file") from None
+        try:
+            jwks_text = gateway_project.read_jwks(spec, paths.project_root())
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise pulumi.RunError(f"gateway.oidc.jwks {gateway_project.jwks_file(spec)}: cannot read it ({reason}); "
+                                  "the gateway's pod needs the file") from None
         account = k8s.core.v1.ServiceAccount(f"{name}-gateway-sa", opts=in_ns, metadata=m.meta(gw.NAME, ns),
                                              automount_service_account_token=False)
         config = k8s.core.v1.ConfigMap(f"{name}-gateway-project", opts=in_ns,

@@ -8,6 +8,7 @@ volume that outlives the container (the audit log is kept `retention.audit_log_d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from components.spec import ClusterSpec
 
@@ -39,6 +40,13 @@ def jwks_file(spec: ClusterSpec) -> str | None:
     if oidc is None or oidc.jwks.startswith("https://"):
         return None
     return oidc.jwks
+
+
+def read_jwks(spec: ClusterSpec, root: Path) -> str | None:
+    """The text of the JWKS file `gateway.oidc.jwks` names, read from the project `root`; None without one.
+    OSError or UnicodeDecodeError when it cannot be read (each caller says so its own way)."""
+    jwks = jwks_file(spec)
+    return None if jwks is None else (root / jwks).read_text(encoding="utf-8")
 
 
 def project_files(spec: ClusterSpec, stack: str, tls: bool, jwks_text: str | None = None) -> dict[str, str]:
